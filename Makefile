@@ -1,0 +1,36 @@
+# Two commands matter: `make run` (set up and serve the demo) and `make test` (set up and run the suite).
+# Both create .venv, install the pinned requirements and start embedded services where no server URL is set.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements-installed
+PYTEST_ARGS ?=
+
+.PHONY: run test lint smoke bench setup clean-var
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(PY) -m devstack run
+
+test: setup
+	$(PY) -m devstack exec -- $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m devstack exec -- $(PY) manage.py makemigrations --check --dry-run
+
+smoke: setup
+	$(PY) -m devstack smoke
+
+bench: setup
+	$(PY) -m devstack exec -- $(PY) -m bench
+
+clean-var:
+	rm -rf var/

@@ -1,0 +1,175 @@
+"""Account writes: sending login codes, logging in with them, profile changes, the demo operator."""
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from accounts.models import LoginCode, Role, User
+from accounts.sms import sms_send
+from core.errors import PermissionDenied, TooManyRequests, ValidationFailed
+from core.events import record_event
+
+PHONE_PATTERN = re.compile(r"^1[3-9]\d{9}$")
+CODE_DIGITS = 6
+
+
+def phone_normalize(raw: str) -> str:
+    """'+86 138-0013-8000' -> '13800138000'. Raises ValidationFailed for anything that is not a mainland mobile."""
+    phone = re.sub(r"[\s\-()]", "", raw or "")
+    for prefix in ("+86", "0086", "86"):
+        if phone.startswith(prefix) and len(phone) == len(prefix) + 11:
+            phone = phone[len(prefix):]
+    if not PHONE_PATTERN.match(phone):
+        raise ValidationFailed(
+            "请输入有效的 11 位手机号 (enter a valid 11-digit mainland mobile number)",
+            code="invalid_phone", detail={"phone": raw},
+        )
+    return phone
+
+
+def _code_hash(phone: str, code: str) -> str:
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def _lock_phone(phone: str) -> None:
+    """Serialise code sends and checks per phone number for the rest of the transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"login:{phone}"])
+
+
+@dataclass(frozen=True)
+class LoginCodeSent:
+    phone: str
+    expires_in_seconds: int
+    resend_after_seconds: int
+
+
+def login_code_send(*, phone: str, client_ip: str | None = None) -> LoginCodeSent:
+    phone = phone_normalize(phone)
+    now = timezone.now()
+    resend_interval = settings.LOGIN_CODE_RESEND_INTERVAL
+    with transaction.atomic():
+        _lock_phone(phone)
+        recent = LoginCode.objects.filter(phone=phone, created_at__gte=now - timedelta(days=1))
+        latest = recent.order_by("-created_at").first()
+        if latest is not None and latest.created_at > now - resend_interval:
+            wait = int((latest.created_at + resend_interval - now).total_seconds()) + 1
+            raise TooManyRequests(f"验证码已发送，请 {wait} 秒后再试 (code already sent; retry in {wait}s)",
+                                  code="code_resend_too_soon", detail={"retry_after_seconds": wait}, retry_after=wait)
+        if recent.count() >= settings.LOGIN_CODE_DAILY_LIMIT:
+            raise TooManyRequests("今日验证码发送次数已达上限 (daily limit of login codes reached)",
+                                  code="code_daily_limit", retry_after=24 * 3600)
+        # A new code supersedes every older one.
+        LoginCode.objects.filter(phone=phone, consumed_at__isnull=True).update(consumed_at=now)
+        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        LoginCode.objects.create(phone=phone, code_hash=_code_hash(phone, code),
+                                 expires_at=now + settings.LOGIN_CODE_TTL, client_ip=client_ip)
+        minutes = int(settings.LOGIN_CODE_TTL.total_seconds() // 60)
+        message = f"【智能名片商城】验证码 {code}，{minutes} 分钟内有效，请勿告诉他人。Your login code is {code}."
+        transaction.on_commit(partial(sms_send, phone=phone, message=message))
+    return LoginCodeSent(phone=phone, expires_in_seconds=int(settings.LOGIN_CODE_TTL.total_seconds()),
+                         resend_after_seconds=int(resend_interval.total_seconds()))
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User
+    token: str
+    created: bool
+
+
+def login_with_code(*, phone: str, code: str) -> LoginResult:
+    """Check the code (one use, expiry, attempt limit); create the shopper on first login; return an API token.
+
+    A wrong code counts as an attempt even though the call fails: the attempt is committed before the error is
+    raised, so guessing cannot be retried for free.
+    """
+    phone = phone_normalize(phone)
+    now = timezone.now()
+    with transaction.atomic():
+        _lock_phone(phone)
+        login_code = (LoginCode.objects.select_for_update()
+                      .filter(phone=phone, consumed_at__isnull=True).order_by("-created_at").first())
+        if login_code is None:
+            outcome = "no_code"
+        elif login_code.expires_at <= now:
+            outcome = "expired"
+        elif login_code.attempts >= settings.LOGIN_CODE_MAX_ATTEMPTS:
+            outcome = "attempts_exceeded"
+        elif not hmac.compare_digest(login_code.code_hash, _code_hash(phone, (code or "").strip())):
+            login_code.attempts += 1
+            if login_code.attempts >= settings.LOGIN_CODE_MAX_ATTEMPTS:
+                login_code.consumed_at = now  # burnt: a new code must be requested
+                outcome = "attempts_exceeded"
+            else:
+                outcome = "wrong"
+            login_code.save(update_fields=["attempts", "consumed_at", "updated_at"])
+        else:
+            login_code.consumed_at = now
+            login_code.save(update_fields=["consumed_at", "updated_at"])
+            outcome = "ok"
+        if outcome == "ok":
+            user, created = User.objects.get_or_create(phone=phone, defaults={"role": Role.SHOPPER})
+            if created:
+                user.set_unusable_password()
+                user.save(update_fields=["password"])
+                record_event(kind="user_registered", actor=user, target=user)
+            if not user.is_active:
+                raise PermissionDenied("账号已停用 (this account is disabled)", code="account_disabled")
+            User.objects.filter(pk=user.pk).update(last_login=now)
+            token, _ = Token.objects.get_or_create(user=user)
+            record_event(kind="user_logged_in", actor=user, target=user, payload={"method": "sms_code"})
+    if outcome == "ok":
+        return LoginResult(user=user, token=token.key, created=created)
+    if outcome == "no_code":
+        raise ValidationFailed("请先获取验证码 (request a login code first)", code="code_not_requested")
+    if outcome == "expired":
+        raise ValidationFailed("验证码已过期，请重新获取 (the code has expired; request a new one)", code="code_expired")
+    if outcome == "attempts_exceeded":
+        raise TooManyRequests("验证码错误次数过多，请重新获取 (too many wrong codes; request a new one)",
+                              code="code_attempts_exceeded")
+    remaining = settings.LOGIN_CODE_MAX_ATTEMPTS - login_code.attempts
+    raise ValidationFailed(f"验证码错误，还可尝试 {remaining} 次 (wrong code; {remaining} attempts left)",
+                           code="code_invalid", detail={"attempts_left": remaining})
+
+
+def logout(*, user: User) -> None:
+    Token.objects.filter(user=user).delete()
+
+
+def user_update_profile(*, user: User, nickname: str | None = None, avatar_url: str | None = None) -> User:
+    fields = []
+    if nickname is not None:
+        user.nickname = nickname.strip()
+        fields.append("nickname")
+    if avatar_url is not None:
+        user.avatar_url = avatar_url
+        fields.append("avatar_url")
+    if fields:
+        with transaction.atomic():
+            user.save(update_fields=fields)
+            record_event(kind="profile_updated", actor=user, target=user, payload={"fields": fields})
+    return user
+
+
+def operator_ensure(*, phone: str, password: str, nickname: str = "") -> tuple[User, bool]:
+    """Create (or reset the password of) an operator who may log into /admin/."""
+    phone = phone_normalize(phone)
+    with transaction.atomic():
+        user, created = User.objects.get_or_create(
+            phone=phone, defaults={"role": Role.OPERATOR, "is_staff": True, "is_superuser": True,
+                                   "nickname": nickname},
+        )
+        user.role, user.is_staff, user.is_superuser, user.is_active = Role.OPERATOR, True, True, True
+        user.set_password(password)
+        user.save()
+    return user, created

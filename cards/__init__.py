@@ -1,0 +1,1 @@
+"""AI business cards: cards, share chains, visits, leads, radar, intent scores, referrals, commission, share graph."""

@@ -1,0 +1,32 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from core.health import healthz
+
+api_v1 = [
+    path("", include("accounts.urls")),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+]
+
+admin.site.site_header = "S2B2C 智能名片商城 · 运营后台"
+admin.site.site_title = "运营后台 Operator admin"
+admin.site.index_title = "运营 Operations"
+
+
+def handler404(request, exception=None):
+    if request.path.startswith("/api/"):
+        from core.api import not_found_json
+
+        return not_found_json(request, exception)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)

@@ -1,0 +1,88 @@
+"""What every API shares: the one exception handler that shapes every error, pagination."""
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, pagination, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from core.errors import DomainError, TooManyRequests
+
+# DRF's own exceptions, mapped onto our stable codes and human messages.
+_DRF_ERRORS: list[tuple[type[Exception], str, str]] = [
+    (exceptions.ParseError, "malformed_request", "请求体无法解析 (malformed request body)"),
+    (exceptions.ValidationError, "invalid", "输入有误 (invalid input)"),
+    (exceptions.NotAuthenticated, "not_authenticated", "请先登录 (login required)"),
+    (exceptions.AuthenticationFailed, "authentication_failed", "登录凭证无效或已过期 (invalid or expired credentials)"),
+    (exceptions.PermissionDenied, "permission_denied", "没有权限 (permission denied)"),
+    (exceptions.NotFound, "not_found", "对象不存在 (not found)"),
+    (exceptions.MethodNotAllowed, "method_not_allowed", "不支持该请求方法 (method not allowed)"),
+    (exceptions.NotAcceptable, "not_acceptable", "无法提供请求的格式 (not acceptable)"),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type", "不支持的内容类型 (unsupported media type)"),
+    (exceptions.Throttled, "throttled", "请求过于频繁，请稍后再试 (too many requests)"),
+]
+
+
+def error_response(*, status_code: int, code: str, message: str, detail=None, headers=None) -> Response:
+    return Response({"code": code, "message": message, "detail": detail}, status=status_code, headers=headers)
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Render every known error as {"code", "message", "detail"}. Unknown exceptions stay 500s: they are bugs."""
+    if isinstance(exc, DomainError):
+        set_rollback()
+        headers = None
+        if isinstance(exc, TooManyRequests) and exc.retry_after:
+            headers = {"Retry-After": str(exc.retry_after)}
+        return error_response(status_code=exc.status, code=exc.code, message=exc.message, detail=exc.detail,
+                              headers=headers)
+    if isinstance(exc, (Http404, ObjectDoesNotExist)):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    if not isinstance(exc, exceptions.APIException):
+        return None
+    set_rollback()
+    code, message = "error", str(exc.detail)
+    for error_class, error_code, error_message in _DRF_ERRORS:
+        if isinstance(exc, error_class):
+            code, message = error_code, error_message
+            break
+    detail = exc.detail if isinstance(exc, exceptions.ValidationError) else None
+    headers = {}
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        headers["Retry-After"] = str(int(exc.wait) + 1)
+        detail = {"retry_after_seconds": int(exc.wait) + 1}
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        detail = {"method": context["request"].method if context.get("request") else None}
+    return error_response(status_code=exc.status_code, code=code, message=message, detail=detail, headers=headers)
+
+
+class PagePagination(pagination.PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+    def get_page_number(self, request, paginator):
+        # A page past the end or a malformed number is the client's mistake: say so with our error shape.
+        raw = request.query_params.get(self.page_query_param, 1)
+        if raw in self.last_page_strings:
+            return paginator.num_pages
+        try:
+            number = int(raw)
+        except (TypeError, ValueError) as error:
+            raise exceptions.ValidationError({"page": ["页码必须是正整数 (page must be a positive integer)"]}) from error
+        if number < 1:
+            raise exceptions.ValidationError({"page": ["页码必须是正整数 (page must be a positive integer)"]})
+        return number
+
+
+def not_found_json(request, exception=None):
+    """handler404 for /api/: answer with our error shape rather than an HTML page."""
+    from django.http import JsonResponse
+
+    return JsonResponse({"code": "not_found", "message": "接口不存在 (no such endpoint)", "detail": None},
+                        status=status.HTTP_404_NOT_FOUND)
+

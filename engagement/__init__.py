@@ -1,0 +1,1 @@
+"""Participation: points ledger, task rules, rewards, levels, UGC and moderation, RFM seed users, campaigns."""

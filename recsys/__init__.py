@@ -1,0 +1,1 @@
+"""The shopper feed and recommender models: training, evaluation, A/B tests, bandits."""

@@ -1,0 +1,81 @@
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from accounts.sms import MemorySmsBackend
+from tests.factories import UserFactory
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache_and_outbox():
+    """Throttle counters live in the real Redis: each test starts with none of ours (other keys are left alone)."""
+    client = cache._cache.get_client(write=True)
+    prefix = cache.key_prefix
+    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        client.delete(key)
+    MemorySmsBackend.outbox.clear()
+    yield
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def shopper(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def shopper_client(shopper) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(shopper)
+    return client
+
+
+@pytest.fixture
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real Celery worker process consuming the real broker, connected to the test database.
+
+    `tests.core.event_probe` is imported into it (-I) so it knows the probe event handler.
+    """
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        test_database = connection.settings_dict["NAME"]
+    database_url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{test_database}"
+    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "tests.settings",
+           "CELERY_TASK_ALWAYS_EAGER": "0"}
+    hostname = f"pytest-{os.getpid()}@localhost"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,graph,ml", "--pool", "solo",
+         "--hostname", hostname, "--loglevel", "WARNING", "-I", "tests.core.event_probe", "--without-heartbeat",
+         "--without-mingle", "--without-gossip"],
+        cwd=PROJECT_ROOT, env=env,
+    )
+    from config.celery import app
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"celery worker exited with {process.returncode}")
+        if app.control.ping(destination=[hostname], timeout=1.0):
+            break
+    else:
+        process.kill()
+        raise RuntimeError("celery worker did not answer ping within 60 s")
+    yield process
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -1,0 +1,12 @@
+"""Test settings: the real services (devstack fills the URLs), tasks eager unless a test sends to a real worker."""
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production-0123456789")
+os.environ.setdefault("CACHE_KEY_PREFIX", "test-mall")
+os.environ.setdefault("GRAPH_NAME", "test_share_graph")
+
+from config.settings import *  # noqa: E402, F403
+
+CELERY_TASK_ALWAYS_EAGER = True
+SMS_BACKEND = "accounts.sms.MemorySmsBackend"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed: tests create many users
