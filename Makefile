@@ -24,7 +24,8 @@ test: setup
 
 lint: setup
 	$(PY) -m ruff check .
-	$(PY) -m devstack exec -- $(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m devstack exec -- sh -c '$(PY) manage.py makemigrations --check --dry-run && \
+		$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null' 
 
 smoke: setup
 	$(PY) -m devstack smoke

@@ -1,5 +1,5 @@
 """Auth and profile endpoints of the mini-program client. Token authentication: `Authorization: Token <key>`."""
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -54,9 +54,11 @@ class LoginCodeSendApi(APIView):
     throttle_classes = [ScopedRateThrottle, LoginCodeSendPhoneThrottle]
     throttle_scope = "login_code_send"
 
+    @extend_schema_serializer(component_name="LoginCodeSendInput")
     class Input(serializers.Serializer):
         phone = PhoneField(max_length=32)
 
+    @extend_schema_serializer(component_name="LoginCodeSendOutput")
     class Output(serializers.Serializer):
         phone = serializers.CharField()
         expires_in_seconds = serializers.IntegerField()
@@ -81,11 +83,13 @@ class LoginApi(APIView):
     throttle_classes = [ScopedRateThrottle, LoginPhoneThrottle]
     throttle_scope = "login"
 
+    @extend_schema_serializer(component_name="LoginInput")
     class Input(serializers.Serializer):
         phone = PhoneField(max_length=32)
         code = serializers.RegexField(r"^\d{4,8}$", max_length=8, error_messages={
             "invalid": "验证码为数字 (the code is digits only)"})
 
+    @extend_schema_serializer(component_name="LoginOutput")
     class Output(serializers.Serializer):
         token = serializers.CharField()
         created = serializers.BooleanField()
@@ -115,6 +119,7 @@ class MeApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema_serializer(component_name="MeInput")
     class Input(serializers.Serializer):
         nickname = serializers.CharField(max_length=64, required=False, allow_blank=True)
         avatar_url = serializers.URLField(max_length=500, required=False, allow_blank=True)

@@ -133,7 +133,8 @@ def login_with_code(*, phone: str, code: str) -> LoginResult:
     if outcome == "no_code":
         raise ValidationFailed("请先获取验证码 (request a login code first)", code="code_not_requested")
     if outcome == "expired":
-        raise ValidationFailed("验证码已过期，请重新获取 (the code has expired; request a new one)", code="code_expired")
+        raise ValidationFailed("验证码已过期，请重新获取 (the code has expired; request a new one)",
+                               code="code_expired")
     if outcome == "attempts_exceeded":
         raise TooManyRequests("验证码错误次数过多，请重新获取 (too many wrong codes; request a new one)",
                               code="code_attempts_exceeded")

@@ -1,1 +1,2 @@
-"""The kernel no domain owns: base model, domain errors and the API error handler, money, on-commit helper, behaviour events."""
+"""The kernel no domain owns: base model, domain errors and the API error handler, money, on-commit helper,
+behaviour events."""

@@ -70,12 +70,13 @@ class PagePagination(pagination.PageNumberPagination):
         raw = request.query_params.get(self.page_query_param, 1)
         if raw in self.last_page_strings:
             return paginator.num_pages
+        refusal = exceptions.ValidationError({"page": ["页码必须是正整数 (page must be a positive integer)"]})
         try:
             number = int(raw)
         except (TypeError, ValueError) as error:
-            raise exceptions.ValidationError({"page": ["页码必须是正整数 (page must be a positive integer)"]}) from error
+            raise refusal from error
         if number < 1:
-            raise exceptions.ValidationError({"page": ["页码必须是正整数 (page must be a positive integer)"]})
+            raise refusal
         return number
 
 

@@ -26,6 +26,7 @@ from devstack.stack import PROJECT_ROOT, AlreadyRunning, Stack, log
 # Setup steps of `make run`, in order. Each is idempotent: a second `make run` reuses the data.
 SETUP_COMMANDS: list[list[str]] = [
     ["migrate", "--noinput"],
+    ["collectstatic", "--noinput", "--verbosity", "0"],
     ["create_demo_operator"],
 ]
 

@@ -5,7 +5,7 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-product
 os.environ.setdefault("CACHE_KEY_PREFIX", "test-mall")
 os.environ.setdefault("GRAPH_NAME", "test_share_graph")
 
-from config.settings import *  # noqa: E402, F403
+from config.settings import *  # noqa: F403
 
 CELERY_TASK_ALWAYS_EAGER = True
 SMS_BACKEND = "accounts.sms.MemorySmsBackend"

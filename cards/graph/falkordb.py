@@ -1,4 +1,5 @@
 """FalkorDB adapter (dev and test): the graph module inside the embedded redis-server."""
+import contextlib
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -78,10 +79,8 @@ class FalkorDBBackend(GraphBackend):
 
     def delete_graph(self) -> None:
         """Drop the whole graph key (tests use throwaway graph names)."""
-        try:
+        with contextlib.suppress(redis.exceptions.ResponseError):  # already gone
             self._graph.delete()
-        except redis.exceptions.ResponseError:
-            pass
 
     def close(self) -> None:
         self._db.connection.close()

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand
 from accounts.services import operator_ensure
 
 DEFAULT_PHONE = "13800000000"
-DEFAULT_PASSWORD = "mall-demo-2026"  # demo only; production operators are created with createsuperuser
+DEFAULT_PASSWORD = "mall-demo-2026"  # noqa: S105  (printed demo credential); production operators are created with createsuperuser
 
 
 class Command(BaseCommand):
