@@ -1,0 +1,260 @@
+"""S side: what suppliers own. Stock numbers change only through `supply.services` guarded updates."""
+import secrets
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models import Q
+
+from core.models import TimeStampedModel
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+def new_api_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Region(models.Model):
+    """A province-level region of mainland China with its logistics tier (1 = core, 3 = remote)."""
+
+    code = models.CharField("行政区划代码 code", max_length=6, primary_key=True)
+    name = models.CharField("名称 name", max_length=32)
+    name_en = models.CharField("English name", max_length=64)
+    tier = models.PositiveSmallIntegerField("区域等级 tier", default=2)
+
+    class Meta:
+        verbose_name = "区域 region"
+        verbose_name_plural = "区域 regions"
+        ordering = ["code"]
+        constraints = [models.CheckConstraint(condition=Q(tier__gte=1, tier__lte=3), name="region_tier_1_to_3")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Supplier(TimeStampedModel):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "合作中 active"
+        SUSPENDED = "suspended", "已暂停 suspended"
+
+    name = models.CharField("公司名称 company", max_length=128, unique=True)
+    contact_name = models.CharField("联系人 contact", max_length=64, blank=True, default="")
+    contact_phone = models.CharField("联系电话 phone", max_length=32, blank=True, default="")
+    status = models.CharField("状态 status", max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    api_token = models.CharField("接口令牌 API token", max_length=64, unique=True, default=new_api_token)
+    staff = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="supplier_memberships",
+                                   verbose_name="员工 staff")
+
+    class Meta:
+        verbose_name = "供应商 supplier"
+        verbose_name_plural = "供应商 suppliers"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Category(models.Model):
+    """The product category tree shared by suppliers' products and the storefront."""
+
+    name = models.CharField("名称 name", max_length=64)
+    name_en = models.CharField("English name", max_length=64, blank=True, default="")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    position = models.PositiveIntegerField("排序 position", default=0)
+
+    class Meta:
+        verbose_name = "商品类目 category"
+        verbose_name_plural = "商品类目 categories"
+        ordering = ["position", "id"]
+        constraints = [models.UniqueConstraint(fields=["parent", "name"], name="category_name_unique_in_parent")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ShippingTemplate(TimeStampedModel):
+    """Per-region fees: first weight + fee, each extra weight + fee, free above a threshold."""
+
+    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="shipping_templates")
+    name = models.CharField("名称 name", max_length=64)
+
+    class Meta:
+        verbose_name = "运费模板 shipping template"
+        verbose_name_plural = "运费模板 shipping templates"
+
+    def __str__(self) -> str:
+        return f"{self.supplier} · {self.name}"
+
+
+class ShippingRate(models.Model):
+    """One rule of a template. It applies to the listed province codes, else to a tier, else it is the default
+    (no provinces, no tier)."""
+
+    template = models.ForeignKey(ShippingTemplate, on_delete=models.CASCADE, related_name="rates")
+    region_codes = models.JSONField("省份代码 province codes", default=list, blank=True)
+    tier = models.PositiveSmallIntegerField("区域等级 tier", null=True, blank=True)
+    first_weight_grams = models.PositiveIntegerField("首重(克) first weight g", default=1000)
+    first_fee = models.DecimalField("首重运费 first fee", **MONEY)
+    extra_weight_grams = models.PositiveIntegerField("续重单位(克) extra weight step g", default=1000)
+    extra_fee = models.DecimalField("续重运费 extra fee", **MONEY)
+    free_threshold = models.DecimalField("包邮门槛 free above", null=True, blank=True, **MONEY)
+
+    class Meta:
+        verbose_name = "运费规则 shipping rate"
+        verbose_name_plural = "运费规则 shipping rates"
+        constraints = [
+            models.CheckConstraint(condition=Q(first_fee__gte=0, extra_fee__gte=0), name="shipping_fees_not_negative"),
+            models.CheckConstraint(condition=Q(extra_weight_grams__gt=0), name="shipping_extra_step_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template.name}: {self.region_codes or self.tier or '默认'}"
+
+
+class Product(TimeStampedModel):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "草稿 draft"
+        ACTIVE = "active", "在售 active"
+        INACTIVE = "inactive", "停售 inactive"
+
+    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="products")
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
+    title = models.CharField("标题 title", max_length=200)
+    description = models.TextField("描述 description", blank=True, default="")
+    image_urls = models.JSONField("图片 image URLs", default=list, blank=True)
+    attributes = models.JSONField("属性 attributes", default=dict, blank=True)
+    status = models.CharField("状态 status", max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    shipping_template = models.ForeignKey(ShippingTemplate, null=True, blank=True, on_delete=models.SET_NULL,
+                                          related_name="products")
+    # Tokens for search: jieba words of the title, English words, their glossary translations (supply.search).
+    search_document = models.TextField(blank=True, default="", editable=False)
+
+    class Meta:
+        verbose_name = "商品 product"
+        verbose_name_plural = "商品 products"
+        indexes = [GinIndex(fields=["search_document"], name="product_search_trgm", opclasses=["gin_trgm_ops"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class SKU(TimeStampedModel):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="skus")
+    code = models.CharField("规格编码 SKU code", max_length=64, unique=True)
+    spec_values = models.JSONField("规格 spec values", default=dict, blank=True)
+    cost_price = models.DecimalField("供货价 supplier cost", **MONEY)
+    suggested_price = models.DecimalField("建议零售价 suggested retail price", **MONEY)
+    floor_price = models.DecimalField("最低售价 lowest resale price", **MONEY)
+    weight_grams = models.PositiveIntegerField("重量(克) weight g", default=0)
+
+    class Meta:
+        verbose_name = "规格 SKU"
+        verbose_name_plural = "规格 SKUs"
+        constraints = [
+            models.CheckConstraint(condition=Q(cost_price__gte=0), name="sku_cost_not_negative"),
+            models.CheckConstraint(condition=Q(floor_price__gte=models.F("cost_price")), name="sku_floor_covers_cost"),
+            models.CheckConstraint(condition=Q(suggested_price__gte=models.F("floor_price")),
+                                   name="sku_suggested_not_below_floor"),
+        ]
+
+    def __str__(self) -> str:
+        specs = " / ".join(str(v) for v in self.spec_values.values())
+        return f"{self.code} {specs}".strip()
+
+
+class Stock(models.Model):
+    """available + reserved + sold. Changed only by conditional UPDATEs in supply.services (never read-modify-save)."""
+
+    sku = models.OneToOneField(SKU, on_delete=models.CASCADE, related_name="stock", primary_key=True)
+    available = models.IntegerField("可用 available", default=0)
+    reserved = models.IntegerField("锁定 reserved", default=0)
+    sold = models.IntegerField("已售 sold", default=0)
+    synced_as_of = models.DateTimeField("最近同步时间 last sync as of", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "库存 stock"
+        verbose_name_plural = "库存 stock"
+        constraints = [
+            models.CheckConstraint(condition=Q(available__gte=0), name="stock_available_not_negative"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="stock_reserved_not_negative"),
+            models.CheckConstraint(condition=Q(sold__gte=0), name="stock_sold_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku_id}: {self.available}/{self.reserved}/{self.sold}"
+
+
+class StockMovement(models.Model):
+    class Kind(models.TextChoices):
+        RESERVE = "reserve", "下单锁定 reserve"
+        RELEASE = "release", "取消释放 release"
+        CONSUME = "consume", "支付扣减 consume"
+        SYNC = "sync", "供应商同步 sync"
+        RESTOCK = "restock", "退货入库 restock"
+        ADJUST = "adjust", "人工调整 adjust"
+
+    sku = models.ForeignKey(SKU, on_delete=models.CASCADE, related_name="stock_movements")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    available_delta = models.IntegerField(default=0)
+    reserved_delta = models.IntegerField(default=0)
+    sold_delta = models.IntegerField(default=0)
+    reference = models.CharField("关联单据 reference", max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "库存流水 stock movement"
+        verbose_name_plural = "库存流水 stock movements"
+        indexes = [models.Index(fields=["sku", "created_at"], name="stock_movement_sku_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.sku_id} {self.reference}"
+
+
+class PricingRule(TimeStampedModel):
+    """A supplier's regional price: for one SKU (or all of its SKUs), in a province or a tier, a fixed price or a
+    multiplier of the listing price, within a validity window. Applied at checkout from the shipping address."""
+
+    class Mode(models.TextChoices):
+        PRICE = "price", "固定价 fixed price"
+        MULTIPLIER = "multiplier", "倍率 multiplier"
+
+    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="pricing_rules")
+    sku = models.ForeignKey(SKU, null=True, blank=True, on_delete=models.CASCADE, related_name="pricing_rules")
+    region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    tier = models.PositiveSmallIntegerField("区域等级 tier", null=True, blank=True)
+    mode = models.CharField(max_length=16, choices=Mode.choices)
+    value = models.DecimalField("价格或倍率 price or multiplier", max_digits=12, decimal_places=4)
+    valid_from = models.DateTimeField("生效 from", null=True, blank=True)
+    valid_to = models.DateTimeField("失效 to", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "区域定价 regional pricing rule"
+        verbose_name_plural = "区域定价 regional pricing rules"
+        constraints = [
+            models.CheckConstraint(condition=Q(region__isnull=False) | Q(tier__isnull=False),
+                                   name="pricing_rule_targets_region_or_tier"),
+            models.CheckConstraint(condition=Q(value__gt=0), name="pricing_rule_value_positive"),
+            models.CheckConstraint(condition=Q(valid_to__isnull=True) | Q(valid_from__isnull=True)
+                                   | Q(valid_to__gt=models.F("valid_from")), name="pricing_rule_window_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku or self.supplier} @ {self.region or f'tier {self.tier}'}: {self.mode} {self.value}"
+
+
+class InventorySyncBatch(models.Model):
+    """One call of the inventory sync API, keyed by the supplier's batch id: a retried call returns this result."""
+
+    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="sync_batches")
+    batch_id = models.CharField(max_length=64)
+    received_at = models.DateTimeField(auto_now_add=True)
+    row_count = models.PositiveIntegerField(default=0)
+    result = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name = "库存同步批次 inventory sync batch"
+        verbose_name_plural = "库存同步批次 inventory sync batches"
+        constraints = [models.UniqueConstraint(fields=["supplier", "batch_id"], name="sync_batch_once")]
+
+    def __str__(self) -> str:
+        return f"{self.supplier} #{self.batch_id}"
