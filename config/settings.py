@@ -131,12 +131,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.events_redeliver_task",
         "schedule": timedelta(seconds=env.int("EVENTS_SWEEP_SECONDS", default=60)),
     },
+    "orders-close-unpaid": {"task": "mall.orders_close_expired_task", "schedule": timedelta(minutes=1)},
+    "orders-auto-confirm": {"task": "mall.orders_auto_confirm_task", "schedule": timedelta(minutes=30)},
+    "group-buy-teams-expire": {"task": "mall.group_buy_teams_expire_task", "schedule": timedelta(minutes=1)},
+    "bargain-sessions-expire": {"task": "mall.bargain_sessions_expire_task", "schedule": timedelta(minutes=5)},
 }
 
 # --- Behaviour events ---
 # An event whose handlers have not all finished this long after it was written is re-delivered by the sweep.
 EVENTS_REDELIVER_AFTER = timedelta(seconds=env.int("EVENTS_REDELIVER_AFTER_SECONDS", default=60))
 EVENTS_MAX_ATTEMPTS = env.int("EVENTS_MAX_ATTEMPTS", default=10)
+
+# --- Orders and payments ---
+ORDER_PAY_TIMEOUT = timedelta(minutes=env.int("ORDER_PAY_TIMEOUT_MINUTES", default=30))
+ORDER_AUTO_CONFIRM_AFTER = timedelta(days=env.int("ORDER_AUTO_CONFIRM_DAYS", default=7))
+AFTER_SALE_WINDOW = timedelta(days=env.int("AFTER_SALE_WINDOW_DAYS", default=7))
+# HMAC key of the built-in simulated payment gateway (dev/demo). A real provider brings its own keys.
+PAYMENT_SIMULATED_SECRET = env.str("PAYMENT_SIMULATED_SECRET", default="simulated-gateway-dev-secret")
 
 # --- Login by phone + one-time code ---
 SMS_BACKEND = env.str("SMS_BACKEND", default="accounts.sms.LogSmsBackend")

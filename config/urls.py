@@ -6,6 +6,8 @@ from core.health import healthz
 
 api_v1 = [
     path("", include("accounts.urls")),
+    path("", include("supply.urls")),
+    path("", include("mall.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,2 @@
+"""After-sale endpoints (mall/api/after_sales.py)."""
+urlpatterns: list = []

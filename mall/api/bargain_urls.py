@@ -1,0 +1,2 @@
+"""Bargain endpoints (mall/api/bargains.py)."""
+urlpatterns: list = []

@@ -1,0 +1,476 @@
+"""Shopper REST API (mini-program style): catalogue, cart, addresses, checkout, orders, payment, coupons, group-buys.
+
+One class per operation: validate, call one service or selector, render. Business rules live in mall.services.
+"""
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api import PagePagination
+from core.errors import NotFound
+from core.fields import IdempotencyKeyField, IdField, MoneyField
+from mall import selectors
+from mall.api.serializers import LineInput, ListingDetailOutput, ListingOutput, OrderOutput, QuoteOutput
+from mall.models import Address, CartItem, CouponTemplate, GroupBuyCampaign, GroupBuyTeam, UserCoupon
+from mall.services import catalogue, coupons, group_buys, orders, payments, quotes
+from supply.models import Region
+
+
+def paginate(view: APIView, queryset, serializer_class) -> Response:
+    paginator = PagePagination()
+    page = paginator.paginate_queryset(queryset, view.request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+# --- catalogue --------------------------------------------------------------------------------------------------
+class CategoryListApi(APIView):
+    """商品类目树 The category tree."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: serializers.ListSerializer(child=serializers.DictField())}, tags=["catalogue"])
+    def get(self, request):
+        return Response(selectors.category_tree())
+
+
+class RegionListApi(APIView):
+    """省份列表 Provinces (for addresses)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema_serializer(component_name="RegionOutput")
+    class Output(serializers.Serializer):
+        code = serializers.CharField()
+        name = serializers.CharField()
+        name_en = serializers.CharField()
+        tier = serializers.IntegerField()
+
+    @extend_schema(responses={200: Output(many=True)}, tags=["catalogue"])
+    def get(self, request):
+        return Response(self.Output(Region.objects.all(), many=True).data)
+
+
+class ListingListApi(APIView):
+    """商品列表与搜索 List, filter and search listings (Chinese or English query)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema_serializer(component_name="ListingFilter")
+    class Filter(serializers.Serializer):
+        q = serializers.CharField(required=False, allow_blank=True, max_length=100)
+        category = IdField(required=False)
+        store = IdField(required=False)
+        min_price = MoneyField(required=False, min_value=0)
+        max_price = MoneyField(required=False, min_value=0)
+        ordering = serializers.ChoiceField(choices=list(selectors.LISTING_ORDERINGS), required=False)
+
+    @extend_schema(parameters=[Filter], responses={200: ListingOutput(many=True)}, tags=["catalogue"])
+    def get(self, request):
+        filters = self.Filter(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        data = filters.validated_data
+        listings = selectors.listing_search(query=data.get("q", ""), category_id=data.get("category"),
+                                            store_id=data.get("store"), min_price=data.get("min_price"),
+                                            max_price=data.get("max_price"), ordering=data.get("ordering", "newest"))
+        return paginate(self, listings, ListingOutput)
+
+
+class ListingDetailApi(APIView):
+    """商品详情 One listing."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: ListingDetailOutput}, tags=["catalogue"])
+    def get(self, request, listing_id: int):
+        listing = selectors.listings_on_sale().filter(pk=listing_id).first()
+        if listing is None:
+            raise NotFound("商品不存在或已下架 (no such listing)", code="listing_not_found")
+        if request.user.is_authenticated:
+            with transaction.atomic():
+                catalogue.listing_view(user=request.user, listing=listing)
+        return Response(ListingDetailOutput(listing).data)
+
+
+# --- cart -------------------------------------------------------------------------------------------------------
+class CartItemOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    quantity = serializers.IntegerField()
+    listing = ListingOutput()
+
+
+class CartApi(APIView):
+    """购物车 The cart."""
+
+    @extend_schema(responses={200: CartItemOutput(many=True)}, tags=["cart"])
+    def get(self, request):
+        items = (CartItem.objects.filter(user=request.user)
+                 .select_related("listing__store", "listing__sku__product__category", "listing__sku__stock")
+                 .order_by("-updated_at"))
+        return Response(CartItemOutput(items, many=True).data)
+
+
+class CartItemAddApi(APIView):
+    """加入购物车 Add a listing to the cart."""
+
+    @extend_schema(request=LineInput, responses={201: CartItemOutput}, tags=["cart"])
+    def post(self, request):
+        data = LineInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = catalogue.cart_add(user=request.user, **data.validated_data)
+        return Response(CartItemOutput(item).data, status=201)
+
+
+class CartItemApi(APIView):
+    """修改数量 / 删除 Change the quantity of a cart item or remove it."""
+
+    @extend_schema_serializer(component_name="CartItemUpdateInput")
+    class Input(serializers.Serializer):
+        quantity = serializers.IntegerField(min_value=1, max_value=999)
+
+    @extend_schema(request=Input, responses={200: CartItemOutput}, tags=["cart"])
+    def patch(self, request, item_id: int):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = catalogue.cart_set_quantity(user=request.user, item_id=item_id, **data.validated_data)
+        return Response(CartItemOutput(item).data)
+
+    @extend_schema(responses={204: None}, tags=["cart"])
+    def delete(self, request, item_id: int):
+        catalogue.cart_remove(user=request.user, item_id=item_id)
+        return Response(status=204)
+
+
+# --- addresses --------------------------------------------------------------------------------------------------
+@extend_schema_serializer(component_name="AddressInput")
+class AddressInput(serializers.Serializer):
+    recipient = serializers.CharField(max_length=64)
+    phone = serializers.RegexField(r"^[0-9+\- ]{6,20}$", max_length=20)
+    region_code = serializers.RegexField(r"^\d{6}$")
+    city = serializers.CharField(max_length=64)
+    district = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    detail = serializers.CharField(max_length=255)
+    is_default = serializers.BooleanField(required=False, default=False)
+
+
+class AddressOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    recipient = serializers.CharField()
+    phone = serializers.CharField()
+    region_code = serializers.CharField(source="region_id")
+    region_name = serializers.CharField(source="region.name")
+    city = serializers.CharField()
+    district = serializers.CharField()
+    detail = serializers.CharField()
+    is_default = serializers.BooleanField()
+
+
+class AddressListApi(APIView):
+    """收货地址 Addresses of the shopper (list, add)."""
+
+    @extend_schema(responses={200: AddressOutput(many=True)}, tags=["addresses"])
+    def get(self, request):
+        addresses = Address.objects.filter(user=request.user).select_related("region").order_by("-is_default", "-pk")
+        return Response(AddressOutput(addresses, many=True).data)
+
+    @extend_schema(request=AddressInput, responses={201: AddressOutput}, tags=["addresses"])
+    def post(self, request):
+        data = AddressInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        address = catalogue.address_save(user=request.user, **data.validated_data)
+        return Response(AddressOutput(address).data, status=201)
+
+
+class AddressApi(APIView):
+    """修改 / 删除地址 Change or delete one address."""
+
+    @extend_schema(request=AddressInput, responses={200: AddressOutput}, tags=["addresses"])
+    def put(self, request, address_id: int):
+        data = AddressInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        address = catalogue.address_save(user=request.user, address_id=address_id, **data.validated_data)
+        return Response(AddressOutput(address).data)
+
+    @extend_schema(responses={204: None}, tags=["addresses"])
+    def delete(self, request, address_id: int):
+        catalogue.address_delete(user=request.user, address_id=address_id)
+        return Response(status=204)
+
+
+# --- checkout and orders ----------------------------------------------------------------------------------------
+@extend_schema_serializer(component_name="CheckoutInput")
+class CheckoutInput(serializers.Serializer):
+    lines = LineInput(many=True, allow_empty=False, max_length=quotes.MAX_LINES)
+    address_id = IdField()
+    coupon_id = IdField(required=False, allow_null=True)
+
+
+class CheckoutPreviewApi(APIView):
+    """结算预览 Price an order (regional price, shipping per supplier, coupon) without placing it."""
+
+    @extend_schema(request=CheckoutInput, responses={200: QuoteOutput}, tags=["orders"])
+    def post(self, request):
+        data = CheckoutInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        quote = quotes.quote_build(buyer=request.user, **data.validated_data)
+        return Response(QuoteOutput(quote).data)
+
+
+class OrderListApi(APIView):
+    """我的订单 / 提交订单 List my orders; submit an order (idempotent on `idempotency_key`)."""
+
+    @extend_schema_serializer(component_name="OrderSubmitInput")
+    class Input(CheckoutInput):
+        idempotency_key = IdempotencyKeyField()
+        note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+        from_cart = serializers.BooleanField(required=False, default=False)
+
+    @extend_schema_serializer(component_name="OrderListFilter")
+    class Filter(serializers.Serializer):
+        status = serializers.ChoiceField(choices=orders.Order.Status.choices, required=False)
+
+    @extend_schema(parameters=[Filter], responses={200: OrderOutput(many=True)}, tags=["orders"])
+    def get(self, request):
+        filters = self.Filter(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        return paginate(self, selectors.orders_of(buyer=request.user, status=filters.validated_data.get("status")),
+                        OrderOutput)
+
+    @extend_schema(request=Input, responses={201: OrderOutput, 200: OrderOutput}, tags=["orders"])
+    def post(self, request):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        from_cart = values.pop("from_cart")
+        order, created = orders.order_submit(buyer=request.user, **values)
+        if created and from_cart:
+            catalogue.cart_clear_listings(user=request.user, listing_ids=[line["listing_id"] for line in values["lines"]])
+        return Response(OrderOutput(order).data, status=201 if created else 200)
+
+
+class OrderDetailApi(APIView):
+    """订单详情 One of my orders."""
+
+    @extend_schema(responses={200: OrderOutput}, tags=["orders"])
+    def get(self, request, order_id: int):
+        return Response(OrderOutput(orders.order_for_buyer(buyer=request.user, order_id=order_id)).data)
+
+
+class OrderCancelApi(APIView):
+    """取消订单 Cancel an unpaid order (stock and coupon come back)."""
+
+    @extend_schema(request=None, responses={200: OrderOutput}, tags=["orders"])
+    def post(self, request, order_id: int):
+        order = orders.order_cancel(order_id=order_id, buyer=request.user, actor=request.user)
+        return Response(OrderOutput(orders.order_for_buyer(buyer=request.user, order_id=order.pk)).data)
+
+
+class OrderConfirmReceiptApi(APIView):
+    """确认收货 Confirm receipt of a delivered order."""
+
+    @extend_schema(request=None, responses={200: OrderOutput}, tags=["orders"])
+    def post(self, request, order_id: int):
+        order = orders.order_confirm_receipt(order_id=order_id, buyer=request.user)
+        return Response(OrderOutput(orders.order_for_buyer(buyer=request.user, order_id=order.pk)).data)
+
+
+class PaymentInfoOutput(serializers.Serializer):
+    provider = serializers.CharField()
+    order_number = serializers.CharField()
+    amount = serializers.CharField()
+    currency = serializers.CharField()
+    pay_deadline = serializers.CharField()
+
+
+class OrderPayApi(APIView):
+    """发起支付 Start paying an order: what the payment provider needs."""
+
+    @extend_schema(request=None, responses={200: PaymentInfoOutput}, tags=["payments"])
+    def post(self, request, order_id: int):
+        order = orders.order_for_buyer(buyer=request.user, order_id=order_id)
+        return Response(payments.simulated_checkout(order=order))
+
+
+class SimulatedGatewayPayApi(APIView):
+    """模拟支付 The built-in simulated gateway (dev/demo): pays the order and sends us its signed callback."""
+
+    @extend_schema(request=None, responses={200: OrderOutput}, tags=["payments"])
+    def post(self, request, order_id: int):
+        order = orders.order_for_buyer(buyer=request.user, order_id=order_id)
+        payments.simulated_gateway_pay(order=order)
+        return Response(OrderOutput(orders.order_for_buyer(buyer=request.user, order_id=order_id)).data)
+
+
+class PaymentCallbackApi(APIView):
+    """支付回调 Provider callback, signed with HMAC-SHA256 in the `X-Signature` header. Idempotent."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(request={"application/json": {"type": "object"}}, responses={200: None}, tags=["payments"])
+    def post(self, request, provider: str):
+        payment = payments.payment_callback(provider=provider, body=request.body,
+                                            signature=request.headers.get("X-Signature", ""))
+        return Response({"code": "ok", "payment_id": payment.pk, "order_id": payment.order_id})
+
+
+# --- coupons ----------------------------------------------------------------------------------------------------
+class CouponTemplateOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    store_id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    amount_off = MoneyField(allow_null=True)
+    threshold = MoneyField()
+    percent_off = serializers.IntegerField(allow_null=True)
+    max_discount = MoneyField(allow_null=True)
+    scope = serializers.CharField()
+    remaining = serializers.SerializerMethodField()
+    valid_to = serializers.DateTimeField(allow_null=True)
+    valid_days = serializers.IntegerField(allow_null=True)
+
+    def get_remaining(self, template) -> int:
+        return template.total_quantity - template.claimed_count
+
+
+class UserCouponOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    valid_from = serializers.DateTimeField()
+    valid_to = serializers.DateTimeField()
+    template = CouponTemplateOutput()
+
+
+class CouponTemplateListApi(APIView):
+    """可领取的优惠券 Coupons that can be claimed (optionally of one store)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema_serializer(component_name="CouponFilter")
+    class Filter(serializers.Serializer):
+        store = IdField(required=False)
+
+    @extend_schema(parameters=[Filter], responses={200: CouponTemplateOutput(many=True)}, tags=["coupons"])
+    def get(self, request):
+        filters = self.Filter(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        templates = CouponTemplate.objects.filter(is_active=True).order_by("-pk")
+        if "store" in filters.validated_data:
+            templates = templates.filter(store_id=filters.validated_data["store"])
+        return paginate(self, templates, CouponTemplateOutput)
+
+
+class CouponClaimApi(APIView):
+    """领取优惠券 Claim a coupon."""
+
+    @extend_schema_serializer(component_name="CouponClaimInput")
+    class Input(serializers.Serializer):
+        template_id = IdField()
+
+    @extend_schema(request=Input, responses={201: UserCouponOutput}, tags=["coupons"])
+    def post(self, request):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        coupon = coupons.coupon_claim(user=request.user, **data.validated_data)
+        return Response(UserCouponOutput(coupon).data, status=201)
+
+
+class MyCouponListApi(APIView):
+    """我的优惠券 My coupons."""
+
+    @extend_schema(parameters=[OpenApiParameter("status", str, enum=list(UserCoupon.Status.values))],
+                   responses={200: UserCouponOutput(many=True)}, tags=["coupons"])
+    def get(self, request):
+        mine = UserCoupon.objects.filter(user=request.user).select_related("template").order_by("-pk")
+        status = request.query_params.get("status")
+        if status in UserCoupon.Status.values:
+            mine = mine.filter(status=status)
+        return paginate(self, mine, UserCouponOutput)
+
+
+# --- group-buys -------------------------------------------------------------------------------------------------
+class GroupBuyCampaignOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    listing = ListingOutput()
+    team_price = MoneyField()
+    team_size = serializers.IntegerField()
+    window_hours = serializers.IntegerField()
+    per_user_limit = serializers.IntegerField()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+
+
+class GroupBuyTeamOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    campaign_id = serializers.IntegerField()
+    status = serializers.CharField()
+    team_size = serializers.IntegerField()
+    seats_taken = serializers.IntegerField()
+    paid_members = serializers.IntegerField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    my_order_id = serializers.SerializerMethodField()
+
+    def get_my_order_id(self, team) -> int | None:
+        user = self.context.get("user")
+        member = team.members.filter(user=user).exclude(status="released").first() if user else None
+        return member.order_id if member else None
+
+
+@extend_schema_serializer(component_name="GroupBuyJoinInput")
+class GroupBuyJoinInput(serializers.Serializer):
+    address_id = IdField()
+    quantity = serializers.IntegerField(min_value=1, max_value=99, default=1)
+    idempotency_key = IdempotencyKeyField()
+
+
+class GroupBuyCampaignListApi(APIView):
+    """拼团活动 Running group-buy campaigns."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: GroupBuyCampaignOutput(many=True)}, tags=["group-buys"])
+    def get(self, request):
+        from django.utils import timezone
+
+        now = timezone.now()
+        campaigns = (GroupBuyCampaign.objects.filter(is_active=True, starts_at__lte=now, ends_at__gt=now)
+                     .select_related("listing__store", "listing__sku__product__category", "listing__sku__stock")
+                     .order_by("ends_at"))
+        return paginate(self, campaigns, GroupBuyCampaignOutput)
+
+
+class GroupBuyOpenApi(APIView):
+    """开团 Open a team (pay the returned order to open it)."""
+
+    @extend_schema(request=GroupBuyJoinInput, responses={201: GroupBuyTeamOutput}, tags=["group-buys"])
+    def post(self, request, campaign_id: int):
+        data = GroupBuyJoinInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        team = group_buys.group_buy_open(buyer=request.user, campaign_id=campaign_id, **data.validated_data)
+        return Response(GroupBuyTeamOutput(team, context={"user": request.user}).data, status=201)
+
+
+class GroupBuyJoinApi(APIView):
+    """参团 Join an open team (pay the returned order within the pay window)."""
+
+    @extend_schema(request=GroupBuyJoinInput, responses={201: GroupBuyTeamOutput}, tags=["group-buys"])
+    def post(self, request, team_id: int):
+        data = GroupBuyJoinInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        team = group_buys.group_buy_join(buyer=request.user, team_id=team_id, **data.validated_data)
+        return Response(GroupBuyTeamOutput(team, context={"user": request.user}).data, status=201)
+
+
+class GroupBuyTeamApi(APIView):
+    """拼团详情 A team's status."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: GroupBuyTeamOutput}, tags=["group-buys"])
+    def get(self, request, team_id: int):
+        team = get_object_or_404(GroupBuyTeam, pk=team_id)
+        user = request.user if request.user.is_authenticated else None
+        return Response(GroupBuyTeamOutput(team, context={"user": user}).data)

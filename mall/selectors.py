@@ -1,0 +1,61 @@
+"""Reads of the storefront: categories, listing search, orders of a shopper."""
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet
+
+from mall.models import Listing, Order, Store
+from supply.models import Category, Product, Supplier
+from supply.search import query_terms
+
+LISTING_ORDERINGS = {
+    "newest": ("-created_at", "-pk"),
+    "price": ("price", "pk"),
+    "-price": ("-price", "-pk"),
+    "sales": ("-sku__stock__sold", "pk"),
+}
+
+
+def listings_on_sale() -> QuerySet[Listing]:
+    return (Listing.objects.filter(status=Listing.Status.ACTIVE, store__status=Store.Status.OPEN,
+                                   sku__product__status=Product.Status.ACTIVE,
+                                   sku__product__supplier__status=Supplier.Status.ACTIVE)
+            .select_related("store", "sku__product__category", "sku__stock"))
+
+
+def listing_search(*, query: str = "", category_id: int | None = None, store_id: int | None = None,
+                   min_price: Decimal | None = None, max_price: Decimal | None = None,
+                   ordering: str = "newest") -> QuerySet[Listing]:
+    listings = listings_on_sale()
+    for term in query_terms(query):
+        # every term must occur; the trigram GIN index on search_document serves these ILIKEs
+        listings = listings.filter(sku__product__search_document__icontains=term)
+    if category_id is not None:
+        listings = listings.filter(Q(sku__product__category_id=category_id)
+                                   | Q(sku__product__category__parent_id=category_id))
+    if store_id is not None:
+        listings = listings.filter(store_id=store_id)
+    if min_price is not None:
+        listings = listings.filter(price__gte=min_price)
+    if max_price is not None:
+        listings = listings.filter(price__lte=max_price)
+    return listings.order_by(*LISTING_ORDERINGS.get(ordering, LISTING_ORDERINGS["newest"]))
+
+
+def category_tree() -> list[dict]:
+    categories = list(Category.objects.all())
+    children: dict[int | None, list[Category]] = {}
+    for category in categories:
+        children.setdefault(category.parent_id, []).append(category)
+
+    def node(category: Category) -> dict:
+        return {"id": category.pk, "name": category.name, "name_en": category.name_en,
+                "children": [node(child) for child in children.get(category.pk, [])]}
+
+    return [node(root) for root in children.get(None, [])]
+
+
+def orders_of(*, buyer, status: str | None = None) -> QuerySet[Order]:
+    orders = Order.objects.filter(buyer=buyer).prefetch_related("lines", "shipments").order_by("-created_at", "-pk")
+    if status:
+        orders = orders.filter(status=status)
+    return orders

@@ -1,0 +1,184 @@
+"""Group-buy (拼团): open a team (the leader pays), join it (each member pays), succeed when full, fail and refund
+everyone when the window closes first.
+
+A seat is taken when a member's order is placed and given back if that order is cancelled; seats are counted with a
+conditional UPDATE (`seats_taken < team_size`), so ten shoppers racing for the last seat of a team of three leave
+exactly three members. Orders of a team ship only after the team has succeeded (order status `grouping` -> `paid`).
+"""
+from datetime import timedelta
+from functools import partial
+
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from core.errors import BusinessRuleViolation, NotFound
+from core.events import record_event
+from mall.models import GroupBuyCampaign, GroupBuyMember, GroupBuyTeam, Order
+from mall.services.coupons import coupon_restore
+from mall.services.orders import order_submit, order_transition
+from supply import services as supply_services
+
+T = GroupBuyTeam.Status
+
+
+class TeamFull(BusinessRuleViolation):
+    code = "team_full"
+    message = "该团已满员 (this team is full)"
+
+
+def _campaign_live(campaign_id: int) -> GroupBuyCampaign:
+    campaign = GroupBuyCampaign.objects.select_related("listing").filter(pk=campaign_id).first()
+    if campaign is None:
+        raise NotFound("拼团活动不存在 (no such group-buy)", code="group_buy_not_found")
+    now = timezone.now()
+    if not campaign.is_active or not (campaign.starts_at <= now < campaign.ends_at):
+        raise BusinessRuleViolation("拼团活动未开始或已结束 (the group-buy is not running)", code="group_buy_closed")
+    return campaign
+
+
+def _check_user_limit(campaign: GroupBuyCampaign, buyer, quantity: int) -> None:
+    bought = (GroupBuyMember.objects.filter(team__campaign=campaign, user=buyer)
+              .exclude(status=GroupBuyMember.Status.RELEASED)
+              .aggregate(units=Sum("order__lines__quantity"))["units"] or 0)
+    if bought + quantity > campaign.per_user_limit:
+        raise BusinessRuleViolation(f"每人限购 {campaign.per_user_limit} 件 (limit per person reached)",
+                                    code="group_buy_limit_reached",
+                                    detail={"limit": campaign.per_user_limit, "already": bought})
+
+
+def _member_order(*, campaign, buyer, address_id, quantity, idempotency_key) -> Order:
+    order, _created = order_submit(
+        buyer=buyer, lines=[{"listing_id": campaign.listing_id, "quantity": quantity}], address_id=address_id,
+        idempotency_key=idempotency_key, kind=Order.Kind.GROUP_BUY,
+        unit_price_override={campaign.listing_id: campaign.team_price})
+    return order
+
+
+def group_buy_open(*, buyer, campaign_id: int, address_id: int, quantity: int, idempotency_key: str) -> GroupBuyTeam:
+    """Open a new team with the buyer as leader. The team is visible to others once the leader has paid."""
+    existing = GroupBuyMember.objects.filter(order__buyer=buyer, order__idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing.team
+    with transaction.atomic():
+        campaign = _campaign_live(campaign_id)
+        _check_user_limit(campaign, buyer, quantity)
+        team = GroupBuyTeam.objects.create(campaign=campaign, leader=buyer, team_size=campaign.team_size,
+                                           seats_taken=1)
+        order = _member_order(campaign=campaign, buyer=buyer, address_id=address_id, quantity=quantity,
+                              idempotency_key=idempotency_key)
+        GroupBuyMember.objects.create(team=team, user=buyer, order=order)
+        record_event(kind="groupbuy_opened", actor=buyer, target=team, payload={"campaign_id": campaign.pk})
+    return team
+
+
+def group_buy_join(*, buyer, team_id: int, address_id: int, quantity: int, idempotency_key: str) -> GroupBuyTeam:
+    """Take a seat in an open team and place the member's order (to be paid within the pay window)."""
+    existing = GroupBuyMember.objects.filter(order__buyer=buyer, order__idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing.team
+    with transaction.atomic():
+        team = GroupBuyTeam.objects.select_related("campaign").filter(pk=team_id).first()
+        if team is None:
+            raise NotFound("拼团不存在 (no such team)", code="team_not_found")
+        if GroupBuyMember.objects.filter(team=team, user=buyer).exclude(status=GroupBuyMember.Status.RELEASED).exists():
+            raise BusinessRuleViolation("你已在该团中 (you are already in this team)", code="already_in_team")
+        _check_user_limit(team.campaign, buyer, quantity)
+        seat = GroupBuyTeam.objects.filter(pk=team.pk, status=T.OPEN, expires_at__gt=timezone.now(),
+                                           seats_taken__lt=F("team_size")).update(seats_taken=F("seats_taken") + 1)
+        if not seat:
+            team.refresh_from_db()
+            if team.status != T.OPEN or team.expires_at <= timezone.now():
+                raise BusinessRuleViolation("该团已结束 (this team is no longer open)", code="team_closed")
+            raise TeamFull()
+        order = _member_order(campaign=team.campaign, buyer=buyer, address_id=address_id, quantity=quantity,
+                              idempotency_key=idempotency_key)
+        GroupBuyMember.objects.create(team=team, user=buyer, order=order)
+        record_event(kind="groupbuy_joined", actor=buyer, target=team)
+    team.refresh_from_db()
+    return team
+
+
+def member_paid(*, order: Order) -> None:
+    """Called in the payment's transaction: count the paid member; open the team (leader) or complete it."""
+    member = GroupBuyMember.objects.select_for_update().filter(order=order).first()
+    if member is None or member.status != GroupBuyMember.Status.HOLDING:
+        return
+    GroupBuyMember.objects.filter(pk=member.pk).update(status=GroupBuyMember.Status.PAID)
+    team = GroupBuyTeam.objects.select_for_update().get(pk=member.team_id)
+    now = timezone.now()
+    team.paid_members += 1
+    fields = {"paid_members": F("paid_members") + 1}
+    if team.status == T.OPENING:
+        campaign = team.campaign
+        fields.update(status=T.OPEN, expires_at=now + timedelta(hours=campaign.window_hours))
+        from mall.tasks import group_buy_team_expire_task
+
+        transaction.on_commit(partial(group_buy_team_expire_task.apply_async, args=[team.pk],
+                                      countdown=campaign.window_hours * 3600 + 1))
+    GroupBuyTeam.objects.filter(pk=team.pk).update(**fields)
+    if team.paid_members >= team.team_size:
+        _team_succeed(team)
+
+
+def _team_succeed(team: GroupBuyTeam) -> None:
+    GroupBuyTeam.objects.filter(pk=team.pk).update(status=T.SUCCEEDED, succeeded_at=timezone.now())
+    for member in team.members.filter(status=GroupBuyMember.Status.PAID).select_related("order"):
+        order = Order.objects.select_for_update(of=("self",)).get(pk=member.order_id)
+        order_transition(order=order, axis="status", to=Order.Status.PAID, reason=f"team {team.pk} succeeded")
+    record_event(kind="groupbuy_succeeded", actor=team.leader, target=team,
+                 payload={"members": list(team.members.filter(status=GroupBuyMember.Status.PAID)
+                                          .values_list("user_id", flat=True))})
+
+
+def member_release_for_order(*, order: Order) -> None:
+    """Called when an unpaid member order is cancelled: give its seat back."""
+    released = GroupBuyMember.objects.filter(order=order, status=GroupBuyMember.Status.HOLDING).update(
+        status=GroupBuyMember.Status.RELEASED)
+    if released:
+        member = GroupBuyMember.objects.get(order=order)
+        GroupBuyTeam.objects.filter(pk=member.team_id, seats_taken__gt=0).update(seats_taken=F("seats_taken") - 1)
+        team = GroupBuyTeam.objects.get(pk=member.team_id)
+        if team.status == T.OPENING:  # the leader never paid: the team never opened
+            GroupBuyTeam.objects.filter(pk=team.pk, status=T.OPENING).update(status=T.FAILED)
+
+
+def group_buy_team_expire(*, team_id: int) -> bool:
+    """Fail a team whose window closed before it filled: refund every paid member, cancel unpaid ones."""
+    from mall.services.orders import order_cancel
+    from mall.services.payments import refund_issue
+
+    with transaction.atomic():
+        team = GroupBuyTeam.objects.select_for_update().filter(pk=team_id).first()
+        if team is None or team.status != T.OPEN or team.expires_at > timezone.now():
+            return False
+        GroupBuyTeam.objects.filter(pk=team.pk).update(status=T.FAILED)
+        for member in team.members.select_related("order").order_by("pk"):
+            if member.status == GroupBuyMember.Status.PAID:
+                _refund_member(member.order, refund_issue)
+            elif member.status == GroupBuyMember.Status.HOLDING:
+                order_cancel(order_id=member.order_id, reason=f"team {team.pk} failed")
+        record_event(kind="groupbuy_failed", actor=team.leader, target=team)
+    return True
+
+
+def _refund_member(order: Order, refund_issue) -> None:
+    order = Order.objects.select_for_update(of=("self",)).get(pk=order.pk)
+    if order.status != Order.Status.GROUPING:
+        return
+    refund_issue(order=order, amount=order.total, reason="group-buy team failed", reference=f"team-fail:{order.pk}")
+    for line in order.lines.order_by("sku_id"):
+        supply_services.stock_restock(sku_id=line.sku_id, quantity=line.quantity, reference=order.number)
+    order.lines.update(refunded_quantity=F("quantity"), refunded_amount=F("paid_amount"))
+    order_transition(order=order, axis="payment_status", to=Order.PaymentStatus.REFUNDED, reason="team failed",
+                     refunded_total=order.total)
+    order_transition(order=order, axis="after_sale_status", to=Order.AfterSaleStatus.REFUNDED, reason="team failed")
+    order_transition(order=order, axis="status", to=Order.Status.CLOSED, reason="team failed")
+    if order.coupon_id:
+        coupon_restore(coupon_id=order.coupon_id)
+
+
+def group_buy_teams_expire_due(*, limit: int = 200) -> int:
+    ids = list(GroupBuyTeam.objects.filter(status=T.OPEN, expires_at__lte=timezone.now())
+               .values_list("pk", flat=True)[:limit])
+    return sum(group_buy_team_expire(team_id=team_id) for team_id in ids)

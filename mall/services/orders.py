@@ -1,0 +1,293 @@
+"""Orders: submit (idempotent, stock reserved), the one transition service, cancel, ship, deliver, confirm, timers.
+
+Order status has four axes (status, payment, shipping, after-sale). Each axis changes only through
+`order_transition`, which refuses moves its table does not list, applies the move as a conditional UPDATE (so two
+racing callers cannot both move the same order) and writes an OrderEvent row.
+"""
+import secrets
+from decimal import Decimal
+from functools import partial
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core.errors import BusinessRuleViolation, Conflict, NotFound
+from core.events import record_event
+from mall.models import Order, OrderEvent, OrderLine, Shipment, UserCoupon
+from mall.services import quotes
+from supply import services as supply_services
+
+S = Order.Status
+P = Order.PaymentStatus
+SH = Order.ShippingStatus
+A = Order.AfterSaleStatus
+
+TRANSITIONS: dict[str, set[tuple[str, str]]] = {
+    "status": {
+        (S.PENDING_PAYMENT, S.PAID), (S.PENDING_PAYMENT, S.GROUPING), (S.PENDING_PAYMENT, S.CANCELLED),
+        (S.GROUPING, S.PAID), (S.GROUPING, S.CLOSED),
+        (S.PAID, S.SHIPPED), (S.SHIPPED, S.DELIVERED), (S.DELIVERED, S.COMPLETED),
+        (S.PAID, S.CLOSED), (S.SHIPPED, S.CLOSED), (S.DELIVERED, S.CLOSED), (S.COMPLETED, S.CLOSED),
+    },
+    "payment_status": {
+        (P.UNPAID, P.PAID), (P.PAID, P.PARTIALLY_REFUNDED), (P.PAID, P.REFUNDED),
+        (P.PARTIALLY_REFUNDED, P.REFUNDED),
+    },
+    "shipping_status": {
+        (SH.NOT_SHIPPED, SH.PARTIALLY_SHIPPED), (SH.NOT_SHIPPED, SH.SHIPPED), (SH.PARTIALLY_SHIPPED, SH.SHIPPED),
+        (SH.SHIPPED, SH.DELIVERED),
+    },
+    "after_sale_status": {
+        (A.NONE, A.IN_PROGRESS), (A.IN_PROGRESS, A.NONE), (A.IN_PROGRESS, A.PARTIALLY_REFUNDED),
+        (A.IN_PROGRESS, A.REFUNDED), (A.PARTIALLY_REFUNDED, A.IN_PROGRESS), (A.NONE, A.REFUNDED),
+        (A.NONE, A.PARTIALLY_REFUNDED), (A.PARTIALLY_REFUNDED, A.REFUNDED),
+    },
+}
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+    message = "订单当前状态不允许此操作 (the order's state does not allow this)"
+
+
+def order_transition(*, order: Order, axis: str, to: str, actor=None, reason: str = "", **fields) -> Order:
+    """Move one axis of an order from its current value to `to`, or raise. Extra `fields` are written with it."""
+    current = getattr(order, axis)
+    if current == to:
+        return order
+    if (current, to) not in TRANSITIONS[axis]:
+        raise IllegalTransition(detail={"axis": axis, "from": current, "to": to})
+    changed = Order.objects.filter(pk=order.pk, **{axis: current}).update(
+        **{axis: to}, updated_at=timezone.now(), **fields)
+    if not changed:
+        raise Conflict("订单状态已被修改，请刷新 (the order changed meanwhile; reload it)", code="order_state_changed",
+                       detail={"axis": axis, "expected": current})
+    OrderEvent.objects.create(order=order, axis=axis, from_state=current, to_state=to,
+                              actor=actor if getattr(actor, "pk", None) else None, reason=reason[:200])
+    setattr(order, axis, to)
+    for name, value in fields.items():
+        setattr(order, name, value)
+    return order
+
+
+def _new_order_number() -> str:
+    return f"{timezone.localtime():%Y%m%d%H%M%S}{secrets.randbelow(10**6):06d}"
+
+
+def order_submit(*, buyer, lines: list[dict], address_id: int, idempotency_key: str, coupon_id: int | None = None,
+                 note: str = "", kind: str = Order.Kind.NORMAL,
+                 unit_price_override: dict[int, Decimal] | None = None) -> tuple[Order, bool]:
+    """Place an order: price it, lock the coupon, reserve the stock, split it into one shipment per supplier.
+
+    Returns (order, created). A retried submit with the same idempotency key returns the first order.
+    """
+    existing = Order.objects.filter(buyer=buyer, idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            order = _order_create(buyer=buyer, lines=lines, address_id=address_id, idempotency_key=idempotency_key,
+                                  coupon_id=coupon_id, note=note, kind=kind, unit_price_override=unit_price_override)
+    except IntegrityError:
+        # A concurrent submit with the same key won the unique constraint: its order is the answer.
+        existing = Order.objects.filter(buyer=buyer, idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return existing, False
+    return order, True
+
+
+def _order_create(*, buyer, lines, address_id, idempotency_key, coupon_id, note, kind, unit_price_override) -> Order:
+    quote = quotes.quote_build(buyer=buyer, lines=lines, address_id=address_id, coupon_id=coupon_id,
+                               unit_price_override=unit_price_override)
+    now = timezone.now()
+    address = quote.address
+    order = Order.objects.create(
+        number=_new_order_number(), buyer=buyer, store=quote.store, kind=kind, idempotency_key=idempotency_key,
+        subtotal=quote.subtotal, discount_total=quote.discount_total, shipping_fee=quote.shipping_fee,
+        total=quote.total, region=quote.region, note=note[:200],
+        address={"recipient": address.recipient, "phone": address.phone, "region_code": address.region_id,
+                 "province": address.region.name, "city": address.city, "district": address.district,
+                 "detail": address.detail},
+        pay_deadline=now + settings.ORDER_PAY_TIMEOUT,
+    )
+    if quote.coupon is not None:
+        locked = UserCoupon.objects.filter(pk=quote.coupon.pk, status=UserCoupon.Status.AVAILABLE).update(
+            status=UserCoupon.Status.LOCKED, order=order, updated_at=now)
+        if not locked:  # another order took it between the check and now
+            raise BusinessRuleViolation("优惠券已被使用 (this coupon is already used)", code="coupon_used")
+        Order.objects.filter(pk=order.pk).update(coupon=quote.coupon)
+        order.coupon = quote.coupon
+    shipments = {}
+    for part in quote.shipments:
+        shipments[part.supplier.pk] = Shipment.objects.create(order=order, supplier=part.supplier,
+                                                              shipping_fee=part.fee, weight_grams=part.weight_grams)
+    order_lines = []
+    for line in quote.lines:
+        sku = line.listing.sku
+        order_lines.append(OrderLine(
+            order=order, shipment=shipments[sku.product.supplier_id], listing=line.listing, sku=sku,
+            supplier_id=sku.product.supplier_id, title=sku.product.title, sku_code=sku.code,
+            spec_values=sku.spec_values, category_id=sku.product.category_id, quantity=line.quantity,
+            list_price=line.list_price, unit_price=line.unit_price, cost_price=sku.cost_price,
+            line_subtotal=line.line_subtotal, discount_share=line.discount_share, paid_amount=line.paid_amount,
+        ))
+    OrderLine.objects.bulk_create(order_lines)
+    # Reserve in SKU order: every order locks stock rows in the same order, so two orders cannot deadlock.
+    for line in sorted(order_lines, key=lambda item: item.sku_id):
+        supply_services.stock_reserve(sku_id=line.sku_id, quantity=line.quantity, reference=order.number)
+    OrderEvent.objects.create(order=order, axis="status", from_state="", to_state=order.status, actor=buyer,
+                              reason="submitted")
+    record_event(kind="order_created", actor=buyer, target=order,
+                 payload={"total": order.total, "kind": kind, "store_id": order.store_id,
+                          "lines": [[line.sku_code, line.quantity] for line in order_lines]})
+    from mall.tasks import order_close_unpaid_task
+
+    transaction.on_commit(partial(order_close_unpaid_task.apply_async, args=[order.pk],
+                                  countdown=int(settings.ORDER_PAY_TIMEOUT.total_seconds()) + 1))
+    return order
+
+
+def order_for_buyer(*, buyer, order_id: int, lock: bool = False) -> Order:
+    queryset = Order.objects.filter(pk=order_id, buyer=buyer)
+    if lock:
+        queryset = queryset.select_for_update(of=("self",))
+    order = queryset.first()
+    if order is None:
+        raise NotFound("订单不存在 (no such order)", code="order_not_found")
+    return order
+
+
+def _release_order_holds(order: Order, *, actor, reason: str) -> None:
+    """Give back what an unpaid order held: reserved stock, the locked coupon, a group-buy seat."""
+    for line in order.lines.order_by("sku_id"):
+        supply_services.stock_release(sku_id=line.sku_id, quantity=line.quantity, reference=order.number)
+    if order.coupon_id:
+        UserCoupon.objects.filter(pk=order.coupon_id, status=UserCoupon.Status.LOCKED, order=order).update(
+            status=UserCoupon.Status.AVAILABLE, order=None, updated_at=timezone.now())
+    from mall.services import group_buys
+
+    group_buys.member_release_for_order(order=order)
+
+
+def order_cancel(*, order_id: int, actor=None, buyer=None, reason: str = "shopper_cancelled") -> Order:
+    """Cancel an unpaid order (by its buyer, or the timer when `buyer` is None)."""
+    with transaction.atomic():
+        order = (order_for_buyer(buyer=buyer, order_id=order_id, lock=True) if buyer is not None
+                 else Order.objects.select_for_update(of=("self",)).get(pk=order_id))
+        if order.status != S.PENDING_PAYMENT:
+            raise IllegalTransition("只有待支付的订单可以取消 (only unpaid orders can be cancelled)",
+                                    detail={"status": order.status})
+        order_transition(order=order, axis="status", to=S.CANCELLED, actor=actor, reason=reason,
+                         cancelled_at=timezone.now())
+        _release_order_holds(order, actor=actor, reason=reason)
+        record_event(kind="order_cancelled", actor=order.buyer, target=order, payload={"reason": reason})
+    return order
+
+
+def order_close_unpaid(*, order_id: int) -> bool:
+    """Timer: close the order if it is still unpaid after its deadline. Idempotent; True if it closed it."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update(of=("self",)).filter(pk=order_id).first()
+        if order is None or order.status != S.PENDING_PAYMENT or order.pay_deadline > timezone.now():
+            return False
+        order_transition(order=order, axis="status", to=S.CANCELLED, reason="payment_timeout",
+                         cancelled_at=timezone.now())
+        _release_order_holds(order, actor=None, reason="payment_timeout")
+        record_event(kind="order_cancelled", actor=order.buyer, target=order, payload={"reason": "payment_timeout"})
+    return True
+
+
+def orders_close_expired(*, limit: int = 500) -> int:
+    """Sweep: close every unpaid order past its deadline (a lost timer task never leaves stock held)."""
+    ids = list(Order.objects.filter(status=S.PENDING_PAYMENT, pay_deadline__lte=timezone.now())
+               .order_by("pay_deadline").values_list("pk", flat=True)[:limit])
+    return sum(order_close_unpaid(order_id=order_id) for order_id in ids)
+
+
+def shipment_ship(*, shipment_id: int, supplier, carrier: str, tracking_number: str, actor=None) -> Shipment:
+    """The supplier ships its part. Group-buy orders ship only once their team has succeeded (status paid)."""
+    with transaction.atomic():
+        shipment = (Shipment.objects.select_for_update(of=("self",)).select_related("order")
+                    .filter(pk=shipment_id).first())
+        if shipment is None or shipment.supplier_id != supplier.pk:
+            raise NotFound("发货单不存在 (no such shipment)", code="shipment_not_found")
+        order = Order.objects.select_for_update(of=("self",)).get(pk=shipment.order_id)
+        if order.status != S.PAID and not (order.status == S.SHIPPED and shipment.status == Shipment.Status.PENDING):
+            raise IllegalTransition("订单当前不可发货 (this order cannot ship now)", code="order_not_shippable",
+                                    detail={"status": order.status})
+        if shipment.status != Shipment.Status.PENDING:
+            raise IllegalTransition("该发货单已发货 (already shipped)", code="already_shipped")
+        now = timezone.now()
+        Shipment.objects.filter(pk=shipment.pk).update(status=Shipment.Status.SHIPPED, carrier=carrier,
+                                                       tracking_number=tracking_number, shipped_at=now,
+                                                       updated_at=now)
+        pending = order.shipments.filter(status=Shipment.Status.PENDING).exists()
+        order_transition(order=order, axis="shipping_status", to=SH.PARTIALLY_SHIPPED if pending else SH.SHIPPED,
+                         actor=actor, reason=f"shipment {shipment.pk}")
+        if not pending:
+            order_transition(order=order, axis="status", to=S.SHIPPED, actor=actor, reason="all shipments shipped")
+        record_event(kind="order_shipped", actor=actor, target=order,
+                     payload={"shipment_id": shipment.pk, "carrier": carrier, "tracking_number": tracking_number})
+        shipment.refresh_from_db()
+    return shipment
+
+
+def shipment_deliver(*, shipment_id: int, actor=None) -> Order:
+    """The carrier reports delivery of one shipment; the order is delivered when all of its shipments are."""
+    with transaction.atomic():
+        shipment = Shipment.objects.select_for_update(of=("self",)).filter(pk=shipment_id).first()
+        if shipment is None:
+            raise NotFound("发货单不存在 (no such shipment)", code="shipment_not_found")
+        if shipment.status != Shipment.Status.SHIPPED:
+            raise IllegalTransition("发货单未发货或已签收 (not on its way)", code="shipment_not_in_transit")
+        order = Order.objects.select_for_update(of=("self",)).get(pk=shipment.order_id)
+        now = timezone.now()
+        Shipment.objects.filter(pk=shipment.pk).update(status=Shipment.Status.DELIVERED, delivered_at=now,
+                                                       updated_at=now)
+        if not order.shipments.exclude(status=Shipment.Status.DELIVERED).exists() and order.status == S.SHIPPED:
+            order_transition(order=order, axis="shipping_status", to=SH.DELIVERED, actor=actor)
+            order_transition(order=order, axis="status", to=S.DELIVERED, actor=actor, delivered_at=now)
+            record_event(kind="order_delivered", actor=order.buyer, target=order)
+            from mall.tasks import order_auto_confirm_task
+
+            transaction.on_commit(partial(order_auto_confirm_task.apply_async, args=[order.pk],
+                                          countdown=int(settings.ORDER_AUTO_CONFIRM_AFTER.total_seconds()) + 1))
+    return order
+
+
+def order_confirm_receipt(*, order_id: int, buyer=None) -> Order:
+    """The buyer confirms receipt (or the timer does it when `buyer` is None): delivered -> completed."""
+    with transaction.atomic():
+        if buyer is not None:
+            order = order_for_buyer(buyer=buyer, order_id=order_id, lock=True)
+        else:
+            order = Order.objects.select_for_update(of=("self",)).get(pk=order_id)
+        if order.status != S.DELIVERED:
+            raise IllegalTransition("订单未签收，无法确认收货 (the order is not delivered)",
+                                    detail={"status": order.status})
+        order_transition(order=order, axis="status", to=S.COMPLETED, actor=buyer,
+                         reason="confirmed" if buyer else "auto_confirmed", completed_at=timezone.now())
+        record_event(kind="order_completed", actor=order.buyer, target=order,
+                     payload={"auto": buyer is None})
+    return order
+
+
+def order_auto_confirm(*, order_id: int) -> bool:
+    order = Order.objects.filter(pk=order_id, status=S.DELIVERED).first()
+    if order is None or order.delivered_at > timezone.now() - settings.ORDER_AUTO_CONFIRM_AFTER:
+        return False
+    try:
+        order_confirm_receipt(order_id=order_id)
+    except (IllegalTransition, Conflict):
+        return False  # confirmed by the buyer meanwhile
+    return True
+
+
+def orders_auto_confirm_due(*, limit: int = 500) -> int:
+    cutoff = timezone.now() - settings.ORDER_AUTO_CONFIRM_AFTER
+    ids = list(Order.objects.filter(status=S.DELIVERED, delivered_at__lte=cutoff)
+               .order_by("delivered_at").values_list("pk", flat=True)[:limit])
+    return sum(order_auto_confirm(order_id=order_id) for order_id in ids)
+

@@ -1,0 +1,132 @@
+"""Supply writes: stock changes (guarded conditional UPDATEs, each with a movement row), inventory sync from
+suppliers' systems, catalogue search documents. Pure pricing and shipping rules live in supply/rules.py."""
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from core.errors import BusinessRuleViolation, NotAuthenticated, ValidationFailed
+from supply.models import SKU, InventorySyncBatch, Product, Stock, StockMovement, Supplier
+from supply.search import search_document
+
+INVENTORY_SYNC_MAX_ROWS = 5000
+
+
+class OutOfStock(BusinessRuleViolation):
+    code = "out_of_stock"
+    message = "库存不足 (not enough stock)"
+
+
+def _move(*, sku_id: int, kind: str, reference: str, guard: Q, available: int = 0, reserved: int = 0,
+          sold: int = 0) -> bool:
+    """One guarded stock change: UPDATE ... WHERE <guard>, then a movement row if a row changed."""
+    changed = Stock.objects.filter(Q(sku_id=sku_id) & guard).update(
+        available=F("available") + available, reserved=F("reserved") + reserved, sold=F("sold") + sold)
+    if changed:
+        StockMovement.objects.create(sku_id=sku_id, kind=kind, available_delta=available, reserved_delta=reserved,
+                                     sold_delta=sold, reference=reference)
+    return bool(changed)
+
+
+def stock_reserve(*, sku_id: int, quantity: int, reference: str) -> None:
+    """available -> reserved. Two buyers racing for the last units: only one UPDATE finds enough left."""
+    if not _move(sku_id=sku_id, kind=StockMovement.Kind.RESERVE, reference=reference,
+                 guard=Q(available__gte=quantity), available=-quantity, reserved=quantity):
+        raise OutOfStock(detail={"sku_id": sku_id, "requested": quantity})
+
+
+def stock_release(*, sku_id: int, quantity: int, reference: str) -> None:
+    """reserved -> available (an unpaid order is cancelled)."""
+    if not _move(sku_id=sku_id, kind=StockMovement.Kind.RELEASE, reference=reference,
+                 guard=Q(reserved__gte=quantity), available=quantity, reserved=-quantity):
+        raise BusinessRuleViolation("锁定库存不足，无法释放 (reserved stock is lower than the release)",
+                                    code="stock_inconsistent", detail={"sku_id": sku_id})
+
+
+def stock_consume(*, sku_id: int, quantity: int, reference: str) -> None:
+    """reserved -> sold (the order is paid)."""
+    if not _move(sku_id=sku_id, kind=StockMovement.Kind.CONSUME, reference=reference,
+                 guard=Q(reserved__gte=quantity), reserved=-quantity, sold=quantity):
+        raise BusinessRuleViolation("锁定库存不足 (reserved stock is lower than the sale)",
+                                    code="stock_inconsistent", detail={"sku_id": sku_id})
+
+
+def stock_restock(*, sku_id: int, quantity: int, reference: str) -> None:
+    """sold -> available (goods came back with a return)."""
+    if not _move(sku_id=sku_id, kind=StockMovement.Kind.RESTOCK, reference=reference,
+                 guard=Q(sold__gte=quantity), available=quantity, sold=-quantity):
+        raise BusinessRuleViolation("已售数量不足，无法退回库存 (sold count is lower than the return)",
+                                    code="stock_inconsistent", detail={"sku_id": sku_id})
+
+
+@dataclass(frozen=True)
+class SyncRow:
+    sku_code: str
+    quantity: int
+    as_of: datetime
+
+
+def inventory_sync(*, supplier: Supplier, batch_id: str, rows: Iterable[SyncRow]) -> dict:
+    """Apply a batch of stock counts from a supplier's system. Idempotent per batch id, monotonic per SKU.
+
+    `quantity` is the supplier's sellable on-hand count; units reserved by unpaid orders are still on hand, so the
+    new available count is max(quantity - reserved, 0). A row older than (or as old as) the last applied one for
+    its SKU is ignored and reported as stale. Unknown SKU codes (or other suppliers' SKUs) are reported, not applied.
+    """
+    rows = list(rows)
+    if len(rows) > INVENTORY_SYNC_MAX_ROWS:
+        raise ValidationFailed(f"每批最多 {INVENTORY_SYNC_MAX_ROWS} 行 (at most {INVENTORY_SYNC_MAX_ROWS} rows a batch)",
+                               code="batch_too_large", detail={"rows": len(rows)})
+    with transaction.atomic():
+        previous = InventorySyncBatch.objects.filter(supplier=supplier, batch_id=batch_id).first()
+        if previous is not None:
+            return {**previous.result, "replayed": True}
+        # Serialise batches of one supplier: two batches touching the same SKUs apply one after the other.
+        Supplier.objects.select_for_update().filter(pk=supplier.pk).first()
+        sku_ids = dict(SKU.objects.filter(product__supplier=supplier, code__in={row.sku_code for row in rows})
+                       .values_list("code", "id"))
+        latest: dict[str, SyncRow] = {}
+        for row in rows:  # within one batch the newest row of a SKU wins
+            if row.sku_code not in latest or row.as_of > latest[row.sku_code].as_of:
+                latest[row.sku_code] = row
+        stocks = {stock.sku_id: stock for stock in
+                  Stock.objects.select_for_update().filter(sku_id__in=sku_ids.values()).order_by("sku_id")}
+        applied, stale, unknown = 0, [], []
+        movements = []
+        for code, row in latest.items():
+            sku_id = sku_ids.get(code)
+            if sku_id is None:
+                unknown.append(code)
+                continue
+            stock = stocks.get(sku_id) or Stock.objects.create(sku_id=sku_id)
+            if stock.synced_as_of is not None and row.as_of <= stock.synced_as_of:
+                stale.append(code)
+                continue
+            new_available = max(row.quantity - stock.reserved, 0)
+            delta = new_available - stock.available
+            # Under the row lock taken above, so this write cannot lose a concurrent reservation.
+            Stock.objects.filter(sku_id=sku_id).update(available=new_available, synced_as_of=row.as_of)
+            movements.append(StockMovement(sku_id=sku_id, kind=StockMovement.Kind.SYNC, available_delta=delta,
+                                           reference=f"sync:{batch_id}"))
+            applied += 1
+        StockMovement.objects.bulk_create(movements)
+        result = {"batch_id": batch_id, "received": len(rows), "applied": applied, "stale": sorted(stale),
+                  "unknown": sorted(unknown), "replayed": False}
+        InventorySyncBatch.objects.create(supplier=supplier, batch_id=batch_id, row_count=len(rows), result=result)
+    return result
+
+
+def supplier_by_token(*, token: str) -> Supplier:
+    supplier = Supplier.objects.filter(api_token=token, status=Supplier.Status.ACTIVE).first() if token else None
+    if supplier is None:
+        raise NotAuthenticated("供应商令牌无效 (unknown or suspended supplier token)", code="supplier_token_invalid")
+    return supplier
+
+
+def product_refresh_search(*, product: Product) -> None:
+    Product.objects.filter(pk=product.pk).update(
+        search_document=search_document(product.title, product.category.name, product.description[:500]),
+        updated_at=timezone.now())
