@@ -25,6 +25,19 @@ def _fresh_cache_and_outbox():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _provinces(request):
+    """Transactional tests flush every table, data-migration rows included: put the provinces back."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None and "db" not in request.fixturenames:
+        return
+    from supply.regions import regions_ensure
+
+    transactional = marker is not None and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    regions_ensure()
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

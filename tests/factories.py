@@ -87,6 +87,7 @@ class ProductFactory(factory.django.DjangoModelFactory):
 class SKUFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = SKU
+        skip_postgeneration_save = True
 
     product = factory.SubFactory(ProductFactory)
     code = factory.Sequence(lambda n: f"SKU{n:06d}")

@@ -1,0 +1,823 @@
+"""The demo mall built from the real UCI "Online Retail" data set (../shared/data/online_retail, see its PROVENANCE).
+
+Nothing here is random: every supplier, product, price, customer, order and refund follows from the CSV by the fixed
+rules below, so two loads give the same demo. docs/demo-data.md explains the rules for people; the docstrings and
+tables here are the same rules for the code.
+
+Two halves:
+- `demo_plan_build` is pure: CSV rows in, a `DemoPlan` out (no ORM), so the mapping is testable on its own.
+- `demo_load` writes the plan in phases, one transaction each. Each phase first looks at what is already stored and
+  writes only what is missing, so a second run writes nothing and an interrupted run resumes at the phase it lost.
+
+Speed: the CSV is read once, everything is matched in dicts, rows go in with `bulk_create` in batches, and the
+`auto_now_add` timestamps are corrected afterwards with one UPDATE per batch (history must carry its real dates).
+"""
+import bisect
+import csv
+import gzip
+import re
+import zlib
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import F, OuterRef, Subquery
+from tqdm import tqdm
+
+from accounts.models import Role, User
+from core.models import BehaviourEvent
+from mall.models import Address, AfterSale, Listing, Order, OrderLine, Payment, Refund, Shipment, Store, StoreStaff
+from supply.models import (
+    SKU,
+    Category,
+    PricingRule,
+    Product,
+    Region,
+    ShippingRate,
+    ShippingTemplate,
+    Stock,
+    Supplier,
+)
+from supply.search import search_document
+
+CSV_RELATIVE_PATH = Path("online_retail") / "online_retail.csv.gz"
+CSV_ROW_COUNT = 541_909  # PROVENANCE.md: only used to size the progress bar
+
+# 2011 average exchange rate, fixed so that prices never move between loads.
+GBP_TO_CNY = Decimal("10.36")
+FLOOR_SHARE = Decimal("0.85")
+COST_SHARE = Decimal("0.60")
+MINIMUM_PRICE = Decimal("1.00")
+CENT = Decimal("0.01")
+
+# The UCI dates are naive UK shop times; the demo reads them as Asia/Shanghai wall-clock times (no DST there).
+DEMO_TIME_ZONE = ZoneInfo("Asia/Shanghai")
+PAY_WINDOW = timedelta(minutes=30)
+SHIPPED_AFTER = timedelta(days=1)
+DELIVERED_AFTER = timedelta(days=3)
+COMPLETED_AFTER = timedelta(days=10)
+
+BATCH_SIZE = 2000
+INVOICES_PER_CHUNK = 1000
+
+ORDER_KEY_PREFIX = "demo:"
+REFUND_REFERENCE_PREFIX = "demo:"
+PAYMENT_PROVIDER = "demo"
+REFUND_REASON = "历史退货 historical cancellation"
+UNUSABLE_PASSWORD = "!"  # Django treats any hash starting with "!" as unusable; the same for every row is fine
+
+# A product StockCode is five digits plus optional letters (85123A). Everything else is a service or bookkeeping code:
+# POST, DOT, C2 (postage and carriage), D (discount), M/m (manual), S (samples), B (bad debt), BANK CHARGES,
+# AMAZONFEE, CRUK (charity commission), PADS, DCGS* (eBay channel lines) and gift_0001_* (gift vouchers).
+PRODUCT_CODE = re.compile(r"\d{5}[A-Z]*")
+
+
+# --- category tree and keyword table ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CategorySpec:
+    key: str
+    name: str
+    name_en: str
+    children: tuple[tuple[str, str, str], ...]  # (key, name, name_en)
+
+
+CATEGORY_TREE: tuple[CategorySpec, ...] = (
+    CategorySpec("home", "家居装饰", "Home decor", (
+        ("home.lighting", "蜡烛灯饰", "Candles & lighting"),
+        ("home.wall", "相框墙饰", "Frames & wall decor"),
+        ("home.textiles", "家纺靠垫", "Cushions & textiles"),
+        ("home.storage", "收纳摆件", "Storage & ornaments"),
+    )),
+    CategorySpec("kitchen", "厨房餐具", "Kitchen & dining", (
+        ("kitchen.drinkware", "杯具水杯", "Mugs, cups & glasses"),
+        ("kitchen.tableware", "餐桌餐具", "Tableware"),
+        ("kitchen.baking", "烘焙厨具", "Baking & kitchen tools"),
+        ("kitchen.containers", "餐盒储物罐", "Lunch boxes & jars"),
+    )),
+    CategorySpec("seasonal", "节日派对", "Seasonal & party", (
+        ("seasonal.christmas", "圣诞节", "Christmas"),
+        ("seasonal.easter", "复活节", "Easter"),
+        ("seasonal.party", "派对用品", "Party supplies"),
+    )),
+    CategorySpec("stationery", "文具礼品", "Stationery & gifts", (
+        ("stationery.cards", "贺卡包装", "Cards & gift wrap"),
+        ("stationery.paper", "本册文具", "Notebooks & stationery"),
+        ("stationery.gifts", "小礼品", "Small gifts & keepsakes"),
+    )),
+    CategorySpec("bags", "箱包配饰", "Bags & accessories", (
+        ("bags.bags", "包袋钱包", "Bags & purses"),
+        ("bags.jewellery", "首饰", "Jewellery"),
+        ("bags.fashion", "服饰配件", "Hair & fashion accessories"),
+    )),
+    CategorySpec("kids", "儿童玩具", "Kids & toys", (
+        ("kids.toys", "玩具游戏", "Toys & games"),
+        ("kids.children", "儿童用品", "Children's tableware & room"),
+    )),
+    CategorySpec("garden", "花园户外", "Garden", (
+        ("garden.gardening", "园艺用品", "Gardening"),
+        ("garden.outdoor", "户外野餐", "Outdoor & picnic"),
+    )),
+    CategorySpec("other", "其他", "Other", (
+        ("other.misc", "其他商品", "Miscellaneous"),
+    )),
+)
+FALLBACK_CATEGORY = "other.misc"
+
+# Ordered: the first rule with a keyword in the description wins. A keyword matches whole words of the upper-cased
+# description (letters and digits; "T-LIGHT" reads "T LIGHT"), also with a plural "S"/"ES". Seasonal and children's
+# words come first because they say more about the product than the object does ("CHRISTMAS CANDLE").
+CATEGORY_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("seasonal.christmas", ("CHRISTMAS", "XMAS", "ADVENT", "SANTA", "REINDEER", "SNOWFLAKE", "SNOWMAN", "BAUBLE",
+                            "NATIVITY", "STOCKING", "TREE DECORATION", "ANGEL", "HOLLY", "MISTLETOE", "NOEL")),
+    ("seasonal.easter", ("EASTER", "BUNNY", "CHICK", "HEN")),
+    ("kids.toys", ("TOY", "GAME", "JIGSAW", "PUZZLE", "DOLL", "DOLLS HOUSE", "SOLDIER", "DOMINO", "DOMINOES",
+                   "SKITTLES", "PLAYING CARDS", "CRAYON", "COLOURING", "SPINNING TOP", "YO YO", "SKIPPING ROPE",
+                   "HELICOPTER", "MARBLES", "TEDDY", "BINGO", "LUDO", "SNAKES AND LADDERS", "KNITTING NANCY",
+                   "FLYING DISC", "BUBBLES", "STRING OF", "SOFT", "PUPPET", "MAGIC DRAWING", "SLATE", "RATTLE",
+                   "SPACE", "ROBOT", "TRAIN", "DINOSAUR", "CAR")),
+    ("kids.children", ("CHILDRENS", "CHILDREN", "CHILDS", "CHILD", "KIDS", "BABY", "SPACEBOY", "DOLLY GIRL",
+                       "NURSERY", "BIB", "SCHOOL", "CIRCUS PARADE", "WOODLAND", "FAIRY")),
+    ("seasonal.party", ("PARTY", "BUNTING", "BALLOON", "BIRTHDAY", "CONFETTI", "PAPER CHAIN", "VALENTINE",
+                        "HALLOWEEN", "WEDDING", "CRACKER", "STREAMER", "GARLAND", "CELEBRATION", "INVITES",
+                        "PINATA", "PARTY CONES", "CAKE CANDLE", "FORK CANDLE", "HONEYCOMB")),
+    ("kitchen.tableware", ("EGG CUP", "EGG COSY", "NAPKIN RING", "CAKE STAND", "CAKESTAND", "TEA SET",
+                           "TEA COSY", "TOAST RACK", "CRUET", "SALT AND PEPPER")),
+    ("home.textiles", ("HOT WATER BOTTLE", "DOOR MAT", "DOORMAT", "DOORSTOP", "CUSHION", "THROW", "BLANKET",
+                       "QUILT", "HAND TOWEL", "BATH TOWEL", "CURTAIN", "RUG", "PATCHWORK")),
+    ("kitchen.baking", ("TEA TOWEL", "OVEN GLOVE", "CAKE CASE", "CAKE CASES", "BAKING", "APRON", "JELLY MOULD",
+                        "RECIPE", "CHOPPING BOARD", "MEASURING", "SPATULA", "ROLLING PIN", "COOKIE CUTTER",
+                        "BISCUIT CUTTER", "KITCHEN", "PANTRY", "SCALES", "GRINDER", "SIEVE", "COLANDER", "WHISK",
+                        "PAN", "TIMER", "ICING", "CAKE TIN", "PASTRY", "MOULD", "CAKE", "SCOOP", "FUNNEL",
+                        "CUPCAKE")),
+    ("kitchen.containers", ("LUNCH BOX", "LUNCH BAG", "LUNCHBOX", "WATER BOTTLE", "FLASK", "JAR", "JARS",
+                            "BISCUIT TIN", "SNACK BOX", "BREAD BIN", "FOOD CONTAINER", "BOTTLE", "CANISTER",
+                            "STORAGE TIN", "TIN", "TINS", "CONTAINER")),
+    ("stationery.gifts", ("KEY RING", "KEYRING", "KEY FOB", "FRIDGE MAGNET", "MAGNET", "TRINKET", "MONEY BOX",
+                          "GIFT SET", "POCKET MIRROR", "COMPACT MIRROR", "INCENSE", "BADGE", "SNOW GLOBE",
+                          "SNOWGLOBE", "PIN", "MATCHES", "ASHTRAY", "LIP GLOSS", "BATH SALTS", "SOAP", "FAN",
+                          "PHONE", "LUGGAGE TAG", "PASSPORT COVER", "MEMO BOARD")),
+    ("stationery.cards", ("GIFT BAG", "GIFT WRAP", "WRAP", "WRAPPING", "GIFT TAG", "TAG", "RIBBON", "TISSUE PAPER",
+                          "CARD", "GREETING", "ENVELOPE", "INVITATION", "POSTCARD", "GIFT BOX", "TISSUES")),
+    ("stationery.paper", ("NOTEBOOK", "NOTE BOOK", "PEN", "PENCIL", "ERASER", "RUBBER", "RULER", "STICKER",
+                          "STATIONERY", "JOURNAL", "CALENDAR", "DIARY", "ADDRESS BOOK", "BOOK", "BOOKMARK",
+                          "SCRAP BOOK", "MEMO", "NOTEPAD", "NOTE PAD", "PAD", "SHARPENER", "TAPE", "STAMP",
+                          "CLIPBOARD", "ORGANISER", "PAPER", "PHOTO ALBUM", "ALBUM", "BOOKCOVER", "SCISSOR",
+                          "GLUE", "CHALK", "LETTER")),
+    ("bags.jewellery", ("NECKLACE", "NECKLAC", "BRACELET", "EARRINGS", "EARRING", "RING", "BANGLE", "BROOCH",
+                        "PENDANT", "CHARM", "JEWELLERY", "JEWEL", "DIAMANTE", "BEAD", "CHOKER", "ANKLET", "LARIAT",
+                        "JEWELLED", "PEARL", "CRYSTAL", "AMETHYST", "CUFF")),
+    ("bags.fashion", ("HAIR", "SCARF", "UMBRELLA", "GLOVES", "HAND WARMER", "SOCKS", "PONCHO", "HAT", "SUNGLASSES",
+                      "COMB", "PARASOL", "SLIPPERS", "BELT", "HEADBAND", "TIARA", "BOW", "SHOE", "WELLIES")),
+    ("bags.bags", ("BAG", "SHOPPER", "TOTE", "HANDBAG", "PURSE", "WALLET", "BACKPACK", "RUCKSACK", "HOLDALL",
+                   "CASE", "SATCHEL", "COIN", "WASHBAG", "VANITY")),
+    ("kitchen.drinkware", ("MUG", "CUP", "TEACUP", "SAUCER", "BEAKER", "CHAMPAGNE", "WINE GLASS", "TUMBLER",
+                           "GOBLET", "DRINKING", "TEA", "COFFEE", "MILK", "STRAW")),
+    ("kitchen.tableware", ("PLATE", "BOWL", "DISH", "NAPKIN", "COASTER", "PLACEMAT", "PLACE MAT", "CUTLERY",
+                           "SPOON", "FORK", "KNIFE", "TRAY", "TEAPOT", "TEA POT", "JUG", "BUTTER", "DOILY",
+                           "DOILIES", "SERVING", "TABLECLOTH", "TABLE CLOTH", "CHOPSTICKS", "DINNER", "PLATTER",
+                           "SUGAR", "PICNIC BOX")),
+    ("garden.gardening", ("GARDEN", "GARDENERS", "PLANT", "PLANTER", "FLOWER POT", "PLANT POT", "SEED",
+                          "WATERING CAN", "BIRD HOUSE", "BIRDHOUSE", "BIRD FEEDER", "BIRD TABLE", "TROWEL",
+                          "GNOME", "HERB", "KNEELING PAD", "WINDMILL", "WINDSOCK", "WIND CHIME", "CHIME", "SPADE",
+                          "TOPIARY", "GREENHOUSE", "POTTING", "THERMOMETER", "SHED", "BIRD BATH", "HOSE")),
+    ("garden.outdoor", ("PICNIC", "OUTDOOR", "HAMMOCK", "BEACH", "CAMPING", "DECKCHAIR", "TORCH", "WINDBREAK",
+                        "BICYCLE", "CAMPHOR", "SUNSHADE", "DECK CHAIR", "BBQ", "BARBECUE", "LAWN")),
+    ("home.lighting", ("T LIGHT", "TLIGHT", "TEALIGHT", "CANDLE", "CANDLEHOLDER", "CANDLESTICK", "LANTERN",
+                       "LAMP", "LAMPSHADE", "LIGHT", "CHANDELIER", "NIGHT LIGHT", "BULB", "VOTIVE", "OIL BURNER",
+                       "LED", "STRING LIGHTS")),
+    ("home.wall", ("FRAME", "PHOTO FRAME", "WALL ART", "WALL", "SIGN", "PLAQUE", "MIRROR", "CLOCK", "TILE",
+                   "PICTURE", "POSTER", "PRINT", "CHALKBOARD", "BLACKBOARD", "WREATH", "CANVAS", "MIRRORED",
+                   "DOOR HANGER", "HANGING", "DECORATION")),
+    ("home.storage", ("BOX", "STORAGE", "BASKET", "HOOK", "HANGER", "DRAWER", "KNOB", "COAT RACK", "RACK", "VASE",
+                      "ORNAMENT", "CABINET", "SHELF", "CRATE", "TRUNK", "PEG", "LAUNDRY", "BATHROOM", "TOILET",
+                      "TOOTHBRUSH", "CHEST", "BUCKET", "TIDY", "HOLDER", "BIN", "STAND", "STOOL", "CHAIR",
+                      "TABLE", "BOTTLE OPENER", "DOORKNOB", "PLANTERS", "FLOWER", "FLOWERS", "HEART", "STAR",
+                      "BIRD", "BUTTERFLY", "FEATHER", "ROSE", "SCULPTURE", "FIGURE", "FRUIT BOWL", "PHOTO")),
+)
+
+
+def _keyword_pattern(keywords: Iterable[str]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(word) for word in sorted(keywords, key=len, reverse=True))
+    return re.compile(rf"(?<![A-Z0-9])(?:{alternatives})(?:S|ES)?(?![A-Z0-9])")
+
+
+_CATEGORY_MATCHERS = tuple((key, _keyword_pattern(keywords)) for key, keywords in CATEGORY_RULES)
+_WORD = re.compile(r"[A-Z0-9]+")
+
+
+def category_key_for(*, description: str) -> str:
+    """The leaf category of a product: the first rule of CATEGORY_RULES with a keyword in the description,
+    else "other.misc". Words are the upper-cased letter/digit runs of the description joined by one space."""
+    words = " ".join(_WORD.findall(description.upper()))
+    for key, matcher in _CATEGORY_MATCHERS:
+        if matcher.search(words):
+            return key
+    return FALLBACK_CATEGORY
+
+
+# --- suppliers, stores, regions -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SupplierSpec:
+    name: str
+    name_en: str
+    contact_name: str
+    staff_phone: str
+    categories: tuple[str, ...]  # top-level category keys whose products this supplier owns
+    remote_region_code: str | None  # an extra per-province price rule (None: only the tier rule)
+
+
+SUPPLIERS: tuple[SupplierSpec, ...] = (
+    SupplierSpec("义乌市心意家居用品有限公司", "Yiwu Xinyi Home Products Co., Ltd.", "王心怡", "17700000001",
+                 ("home",), "650000"),
+    SupplierSpec("潮州市瓷韵餐具有限公司", "Chaozhou Ciyun Tableware Co., Ltd.", "陈瓷", "17700000002",
+                 ("kitchen",), None),
+    SupplierSpec("金华市欢庆节日用品有限公司", "Jinhua Huanqing Festive Goods Co., Ltd.", "李欢", "17700000003",
+                 ("seasonal", "garden"), "540000"),
+    SupplierSpec("温州市墨香文具礼品有限公司", "Wenzhou Moxiang Stationery & Gifts Co., Ltd.", "赵墨", "17700000004",
+                 ("stationery", "other"), None),
+    SupplierSpec("广州市童趣箱包玩具有限公司", "Guangzhou Tongqu Bags & Toys Co., Ltd.", "刘童", "17700000005",
+                 ("bags", "kids"), "630000"),
+)
+SHIPPING_TEMPLATE_NAME = "标准快递 standard delivery"
+# (tier, first fee, extra fee, free above): the default rate and a dearer one for tier-3 (remote) provinces.
+SHIPPING_RATES: tuple[tuple[int | None, str, str, str], ...] = (
+    (None, "8.00", "4.00", "99.00"),
+    (3, "18.00", "10.00", "199.00"),
+)
+TIER3_MULTIPLIER = Decimal("1.0500")
+REMOTE_REGION_MULTIPLIER = Decimal("1.1000")
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    name: str
+    description: str
+    owner_phone: str
+    owner_nickname: str
+    rep_phone: str
+    rep_nickname: str
+    price_factor: Decimal
+    sku_half: int | None  # None: every SKU; 0 / 1: the SKUs with stable_hash(code) % 2 == sku_half
+
+
+STORES: tuple[StoreSpec, ...] = (
+    StoreSpec("心意生活馆", "全品类演示店铺 (every demo product)", "16600000001", "心意店主", "16600000011",
+              "心意导购小林", Decimal("1.00"), None),
+    StoreSpec("悦家好物优选", "精选一半商品，价格上浮 5% (half the catalogue, +5%)", "16600000002", "悦家店主",
+              "16600000012", "悦家导购小周", Decimal("1.05"), 0),
+    StoreSpec("乐享礼品小铺", "另一半商品，九八折 (the other half, -2%)", "16600000003", "乐享店主", "16600000013",
+              "乐享导购小吴", Decimal("0.98"), 1),
+)
+
+# United Kingdom customers (most of them) are spread over ten provinces by customer id % 10.
+UK_PROVINCES: tuple[str, ...] = ("110000", "310000", "440000", "330000", "320000", "510000", "420000", "370000",
+                                 "350000", "430000")
+# Every other country of the data set lives in one fixed province (tier-3 remote provinces included on purpose).
+COUNTRY_PROVINCES: dict[str, str] = {
+    "EIRE": "210000", "Germany": "320000", "France": "310000", "Spain": "440000", "Netherlands": "330000",
+    "Belgium": "120000", "Switzerland": "530000", "Portugal": "350000", "Australia": "460000", "Norway": "230000",
+    "Italy": "610000", "Channel Islands": "370000", "Finland": "220000", "Cyprus": "450000", "Sweden": "150000",
+    "Austria": "510000", "Denmark": "130000", "Japan": "500000", "Poland": "410000", "USA": "420000",
+    "Israel": "620000", "Unspecified": "110000", "Singapore": "360000", "Iceland": "650000", "Canada": "640000",
+    "Greece": "340000", "Malta": "520000", "United Arab Emirates": "630000", "European Community": "140000",
+    "RSA": "540000", "Lebanon": "430000", "Lithuania": "230000", "Brazil": "450000", "Czech Republic": "140000",
+    "Bahrain": "630000", "Saudi Arabia": "650000",
+}
+FALLBACK_PROVINCE = "110000"
+PROVINCE_CITIES: dict[str, str] = {
+    "110000": "北京市", "120000": "天津市", "130000": "石家庄市", "140000": "太原市", "150000": "呼和浩特市",
+    "210000": "沈阳市", "220000": "长春市", "230000": "哈尔滨市", "310000": "上海市", "320000": "南京市",
+    "330000": "杭州市", "340000": "合肥市", "350000": "福州市", "360000": "南昌市", "370000": "济南市",
+    "410000": "郑州市", "420000": "武汉市", "430000": "长沙市", "440000": "广州市", "450000": "南宁市",
+    "460000": "海口市", "500000": "重庆市", "510000": "成都市", "520000": "贵阳市", "530000": "昆明市",
+    "540000": "拉萨市", "610000": "西安市", "620000": "兰州市", "630000": "西宁市", "640000": "银川市",
+    "650000": "乌鲁木齐市",
+}
+
+
+def stable_hash(text: str) -> int:
+    """CRC-32 of the UTF-8 text: the same on every machine and run (Python's hash() is salted per process)."""
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def province_for(*, customer_id: int, country: str) -> str:
+    """United Kingdom -> UK_PROVINCES[customer_id % 10]; any other country -> COUNTRY_PROVINCES (else Beijing)."""
+    if country == "United Kingdom":
+        return UK_PROVINCES[customer_id % len(UK_PROVINCES)]
+    return COUNTRY_PROVINCES.get(country, FALLBACK_PROVINCE)
+
+
+def supplier_index_for(*, category_key: str) -> int:
+    """The supplier owning a product: the one whose SupplierSpec.categories holds the top-level category."""
+    top = category_key.split(".", 1)[0]
+    for index, spec in enumerate(SUPPLIERS):
+        if top in spec.categories:
+            return index
+    raise ValueError(f"no supplier owns category {category_key}")
+
+
+def store_lists(*, store_index: int, sku_code: str) -> bool:
+    """Store 1 lists every SKU; stores 2 and 3 split the catalogue by stable_hash(code) % 2 (0 -> store 2)."""
+    half = STORES[store_index].sku_half
+    return half is None or stable_hash(sku_code) % 2 == half
+
+
+def store_for_invoice(*, invoice_number: str, sku_codes: Iterable[str]) -> int:
+    """stable_hash(invoice number) % 3 picks a store; if that store does not list every SKU of the invoice the order
+    goes to store 1, which lists everything."""
+    candidate = stable_hash(invoice_number) % len(STORES)
+    if all(store_lists(store_index=candidate, sku_code=code) for code in sku_codes):
+        return candidate
+    return 0
+
+
+def money(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def prices_for(*, modal_price_gbp: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+    """(suggested, floor, cost) in CNY: suggested = modal GBP price x 10.36 to the cent (at least 1.00), floor = 85 %
+    and cost = 60 % of it, each to the cent half up, so cost <= floor <= suggested always holds."""
+    suggested = max(money(modal_price_gbp * GBP_TO_CNY), MINIMUM_PRICE)
+    return suggested, money(suggested * FLOOR_SHARE), money(suggested * COST_SHARE)
+
+
+def listing_price_for(*, store_index: int, suggested: Decimal, floor: Decimal) -> Decimal:
+    """The store's price: suggested x its factor, to the cent, never below the SKU's floor price."""
+    return max(money(suggested * STORES[store_index].price_factor), floor)
+
+
+def weight_grams_for(*, sku_code: str) -> int:
+    return 200 + stable_hash(sku_code) % 800
+
+
+def available_for(*, sku_code: str) -> int:
+    """Stock on hand, 50..500, from a hash of the code (the data set has no stock levels)."""
+    return 50 + stable_hash(f"stock:{sku_code}") % 451
+
+
+# --- the plan (pure) --------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RetailRow:
+    row_number: int  # 1-based data row of the CSV (header excluded)
+    invoice: str
+    stock_code: str
+    description: str
+    quantity: int
+    invoice_date: datetime  # aware, DEMO_TIME_ZONE
+    unit_price: Decimal  # GBP
+    customer_id: int | None
+    country: str
+
+
+@dataclass(slots=True)
+class PlannedProduct:
+    code: str
+    title: str
+    category_key: str
+    supplier_index: int
+    modal_price_gbp: Decimal
+    suggested_price: Decimal
+    floor_price: Decimal
+    cost_price: Decimal
+    weight_grams: int
+    available: int
+    sold: int = 0  # units in the loaded orders
+
+
+@dataclass(slots=True)
+class PlannedCustomer:
+    customer_id: int
+    country: str
+    region_code: str
+    joined_at: datetime
+
+    @property
+    def phone(self) -> str:
+        return f"199{self.customer_id:08d}"
+
+    @property
+    def nickname(self) -> str:
+        return f"顾客{self.customer_id}"
+
+
+@dataclass(slots=True)
+class PlannedLine:
+    code: str
+    quantity: int
+    unit_price: Decimal  # CNY
+    refunded_quantity: int = 0
+
+    @property
+    def line_subtotal(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+@dataclass(slots=True)
+class PlannedOrder:
+    invoice: str
+    customer_id: int
+    created_at: datetime
+    store_index: int
+    lines: list[PlannedLine]
+
+    @property
+    def number(self) -> str:
+        return f"D{self.invoice}"
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.line_subtotal for line in self.lines), Decimal("0.00"))
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRefund:
+    """Units of one cancellation row refunded on one order line."""
+
+    reference: str
+    cancellation_invoice: str
+    order_number: str
+    line_index: int
+    quantity: int
+    amount: Decimal
+    refunded_at: datetime
+
+
+@dataclass
+class DemoPlan:
+    products: dict[str, PlannedProduct]
+    customers: dict[int, PlannedCustomer]
+    orders: list[PlannedOrder]
+    refunds: list[PlannedRefund]
+    cancellation_rows: int = 0
+    cancellations_matched: int = 0
+    cancellations_unmatched: int = 0
+    cancelled_units_not_refunded: int = 0  # units above what the matched line still held
+    skipped: Counter = field(default_factory=Counter)
+
+
+def csv_rows_read(*, path: Path, progress: bool = False) -> Iterator[RetailRow]:
+    """The rows of online_retail.csv.gz, typed. Dates become aware datetimes in DEMO_TIME_ZONE."""
+    dates: dict[str, datetime] = {}
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        expected = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID",
+                    "Country"]
+        if header != expected:
+            raise ValueError(f"{path}: unexpected header {header}")
+        rows = tqdm(reader, total=CSV_ROW_COUNT, desc="读取 CSV read", unit="row", disable=not progress,
+                    mininterval=0.5)
+        for number, (invoice, code, description, quantity, date_text, price, customer, country) in enumerate(rows, 1):
+            when = dates.get(date_text)
+            if when is None:
+                when = dates[date_text] = datetime.fromisoformat(date_text).replace(tzinfo=DEMO_TIME_ZONE)
+            yield RetailRow(number, invoice, code, description, int(quantity), when, Decimal(price),
+                            int(customer) if customer else None, country)
+
+
+def _most_common(counter: Counter) -> object:
+    """The most frequent key; ties go to the smallest key, so the choice never depends on row order."""
+    return min(counter.items(), key=lambda item: (-item[1], item[0]))[0]
+
+
+def demo_plan_build(*, rows: Iterable[RetailRow], limit_invoices: int | None = None) -> DemoPlan:
+    """Turn the CSV rows into the demo, deterministically.
+
+    - Products: one per product StockCode (PRODUCT_CODE, upper-cased so 85049a and 85049A are one product) with at
+      least one sale row (quantity > 0, price > 0). Title: its most common stripped description on sale rows.
+      Price: its most common UnitPrice on sale rows (ties: the lower price), converted by `prices_for`.
+    - Customers: every CustomerID; country and joined date from the customer's first row.
+    - Orders: every invoice with a CustomerID whose number does not start with "C" and that keeps at least one
+      product sale row. Rows of the same code and unit price are merged into one line. Its date is the invoice's
+      earliest InvoiceDate.
+    - Refunds: see `_refunds_match`.
+    `limit_invoices` keeps only the first N invoices with a CustomerID (sales and cancellations alike) ordered by
+    (date, invoice number); the catalogue and the customers stay complete.
+    """
+    descriptions: dict[str, Counter] = defaultdict(Counter)
+    unit_prices: dict[str, Counter] = defaultdict(Counter)
+    first_seen: dict[int, tuple[datetime, int, str]] = {}
+    invoice_dates: dict[str, datetime] = {}
+    invoice_customers: dict[str, int] = {}
+    sale_rows: dict[str, list[RetailRow]] = defaultdict(list)
+    cancellation_rows: list[RetailRow] = []
+    skipped: Counter = Counter()
+
+    for row in rows:
+        if row.customer_id is not None:
+            seen = first_seen.get(row.customer_id)
+            if seen is None or (row.invoice_date, row.row_number) < seen[:2]:
+                first_seen[row.customer_id] = (row.invoice_date, row.row_number, row.country)
+        code = row.stock_code.strip().upper()
+        is_product = PRODUCT_CODE.fullmatch(code) is not None
+        is_cancellation = row.invoice.startswith("C")
+        if row.customer_id is not None:
+            invoice_customers[row.invoice] = row.customer_id
+            known = invoice_dates.get(row.invoice)
+            if known is None or row.invoice_date < known:
+                invoice_dates[row.invoice] = row.invoice_date
+        if is_cancellation:
+            if row.customer_id is not None and is_product and row.quantity < 0:
+                cancellation_rows.append(row)
+            continue
+        if not is_product:
+            skipped["non_product_rows"] += 1
+            continue
+        if row.quantity <= 0 or row.unit_price <= 0:
+            skipped["not_a_sale_rows"] += 1
+            continue
+        description = row.description.strip()
+        if description:
+            descriptions[code][description] += 1
+        unit_prices[code][row.unit_price] += 1
+        if row.customer_id is None:
+            skipped["sale_rows_without_customer"] += 1
+        else:
+            sale_rows[row.invoice].append(row)
+
+    products: dict[str, PlannedProduct] = {}
+    for code in sorted(unit_prices):
+        title = str(_most_common(descriptions[code])) if descriptions[code] else code
+        category_key = category_key_for(description=title)
+        modal = Decimal(_most_common(unit_prices[code]))
+        suggested, floor, cost = prices_for(modal_price_gbp=modal)
+        products[code] = PlannedProduct(
+            code=code, title=title[:200], category_key=category_key,
+            supplier_index=supplier_index_for(category_key=category_key), modal_price_gbp=modal,
+            suggested_price=suggested, floor_price=floor, cost_price=cost,
+            weight_grams=weight_grams_for(sku_code=code), available=available_for(sku_code=code))
+
+    customers = {
+        customer_id: PlannedCustomer(customer_id=customer_id, country=country, joined_at=joined_at,
+                                     region_code=province_for(customer_id=customer_id, country=country))
+        for customer_id, (joined_at, _row, country) in sorted(first_seen.items())
+    }
+
+    window = sorted(invoice_customers, key=lambda number: (invoice_dates[number], number))
+    if limit_invoices is not None:
+        window = window[:limit_invoices]
+    orders: list[PlannedOrder] = []
+    for invoice in window:
+        if invoice.startswith("C"):
+            continue
+        merged: dict[tuple[str, Decimal], PlannedLine] = {}
+        for row in sale_rows.get(invoice, ()):
+            code = row.stock_code.strip().upper()
+            unit_price = money(row.unit_price * GBP_TO_CNY)
+            if unit_price <= 0:  # a price below half a fen rounds to nothing: not a sale worth keeping
+                skipped["zero_cny_price_rows"] += 1
+                continue
+            line = merged.get((code, unit_price))
+            if line is None:
+                merged[(code, unit_price)] = PlannedLine(code=code, quantity=row.quantity, unit_price=unit_price)
+            else:
+                line.quantity += row.quantity
+        if not merged:
+            skipped["empty_invoices"] += 1
+            continue
+        lines = list(merged.values())
+        store_index = store_for_invoice(invoice_number=invoice, sku_codes=[line.code for line in lines])
+        orders.append(PlannedOrder(invoice=invoice, customer_id=invoice_customers[invoice],
+                                   created_at=invoice_dates[invoice], store_index=store_index, lines=lines))
+        for line in lines:
+            products[line.code].sold += line.quantity
+
+    window_set = set(window)
+    cancellations = [row for row in cancellation_rows if row.invoice in window_set]
+    plan = DemoPlan(products=products, customers=customers, orders=orders, refunds=[], skipped=skipped)
+    _refunds_match(plan=plan, cancellations=cancellations)
+    return plan
+
+
+def _refunds_match(*, plan: DemoPlan, cancellations: list[RetailRow]) -> None:
+    """Cancellation rows ("C" invoices) become refunds, in (date, invoice, row) order.
+
+    A row refunds its units on the customer's most recent order placed strictly before the cancellation that holds
+    the same StockCode with units not yet refunded (ties in time: the higher invoice number). Its lines of that code
+    are refunded in line order, each capped at its own quantity; units beyond that are counted, never moved to
+    another order. A row with no such order is counted as unmatched. Amount = the line's unit price x units.
+    """
+    by_customer_code: dict[tuple[int, str], list[tuple[datetime, str, PlannedOrder]]] = defaultdict(list)
+    for order in plan.orders:
+        for code in {line.code for line in order.lines}:
+            by_customer_code[(order.customer_id, code)].append((order.created_at, order.invoice, order))
+    for candidates in by_customer_code.values():
+        candidates.sort(key=lambda item: (item[0], item[1]))
+
+    plan.cancellation_rows = len(cancellations)
+    for row in sorted(cancellations, key=lambda item: (item.invoice_date, item.invoice, item.row_number)):
+        code = row.stock_code.strip().upper()
+        candidates = by_customer_code.get((row.customer_id, code), [])
+        position = bisect.bisect_left(candidates, row.invoice_date, key=lambda item: item[0])
+        wanted = -row.quantity
+        target = None
+        for _created, _invoice, order in reversed(candidates[:position]):
+            if any(line.code == code and line.refunded_quantity < line.quantity for line in order.lines):
+                target = order
+                break
+        if target is None:
+            plan.cancellations_unmatched += 1
+            continue
+        plan.cancellations_matched += 1
+        for index, line in enumerate(target.lines):
+            if wanted == 0:
+                break
+            if line.code != code or line.refunded_quantity >= line.quantity:
+                continue
+            units = min(wanted, line.quantity - line.refunded_quantity)
+            line.refunded_quantity += units
+            wanted -= units
+            plan.refunds.append(PlannedRefund(
+                reference=f"{REFUND_REFERENCE_PREFIX}{row.invoice}:{row.row_number}:{index}",
+                cancellation_invoice=row.invoice, order_number=target.number, line_index=index, quantity=units,
+                amount=line.unit_price * units, refunded_at=row.invoice_date))
+        plan.cancelled_units_not_refunded += wanted
+
+
+# --- writing the plan -------------------------------------------------------------------------------------------
+Say = Callable[[str], None]
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def demo_load(*, data_dir: Path, limit_invoices: int | None = None, progress: bool = True,
+              say: Say | None = None) -> dict:
+    """Build (or complete) the demo from `data_dir`/online_retail/online_retail.csv.gz. Returns counts.
+
+    Phases, each in its own transaction and each writing only what is missing: categories, suppliers (staff,
+    shipping, pricing), catalogue (products, SKUs, stock), stores (staff, listings), customers (users, addresses),
+    orders (payments, shipments, lines, behaviour events), refunds (after-sales, refunds, order amounts).
+    """
+    say = say or (lambda _message: None)
+    path = Path(data_dir) / CSV_RELATIVE_PATH
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: set --data or SHARED_DATA_DIR to the shared data folder")
+    plan = demo_plan_build(rows=csv_rows_read(path=path, progress=progress), limit_invoices=limit_invoices)
+    say(f"计划 plan: {len(plan.products)} products, {len(plan.customers)} customers, {len(plan.orders)} orders, "
+        f"{len(plan.refunds)} refund lines")
+
+    categories = categories_ensure()
+    suppliers = suppliers_ensure()
+    created_products = catalogue_ensure(plan=plan, categories=categories, suppliers=suppliers)
+    say(f"商品 catalogue: {created_products} products created")
+    stores = stores_ensure()
+    created_listings = listings_ensure(plan=plan, stores=stores)
+    say(f"上架 listings: {created_listings} created")
+    created_customers = customers_ensure(plan=plan)
+    say(f"顾客 customers: {created_customers} created")
+    created_orders = orders_ensure(plan=plan, stores=stores, suppliers=suppliers, progress=progress)
+    say(f"订单 orders: {created_orders} created")
+    refunds_written = refunds_ensure(plan=plan)
+    say(f"退款 refunds: {refunds_written} written")
+    return {
+        "suppliers": len(SUPPLIERS), "products": len(plan.products), "skus": len(plan.products),
+        "customers": len(plan.customers), "orders": len(plan.orders),
+        "order_lines": sum(len(order.lines) for order in plan.orders), "refund_lines": len(plan.refunds),
+        "cancellation_rows": plan.cancellation_rows, "cancellations_matched": plan.cancellations_matched,
+        "cancellations_unmatched": plan.cancellations_unmatched,
+        "cancelled_units_not_refunded": plan.cancelled_units_not_refunded,
+        "created": {"products": created_products, "listings": created_listings, "customers": created_customers,
+                    "orders": created_orders, "refund_lines": refunds_written},
+    }
+
+
+def categories_ensure() -> dict[str, Category]:
+    """The two-level tree of CATEGORY_TREE, by (parent, name). Returns leaf and top categories by key."""
+    with transaction.atomic():
+        found: dict[str, Category] = {}
+        for top_position, spec in enumerate(CATEGORY_TREE, 1):
+            top, _ = Category.objects.get_or_create(parent=None, name=spec.name,
+                                                    defaults={"name_en": spec.name_en, "position": top_position})
+            found[spec.key] = top
+            for position, (key, name, name_en) in enumerate(spec.children, 1):
+                found[key], _ = Category.objects.get_or_create(parent=top, name=name,
+                                                               defaults={"name_en": name_en, "position": position})
+        return found
+
+
+def _user_ensure(*, phone: str, nickname: str, role: str) -> User:
+    user, _ = User.objects.get_or_create(phone=phone, defaults={"nickname": nickname, "role": role,
+                                                                "password": UNUSABLE_PASSWORD})
+    return user
+
+
+def suppliers_ensure() -> list[Supplier]:
+    """SUPPLIERS by name, each with its staff user, one shipping template with SHIPPING_RATES, and pricing rules:
+    tier 3 x 1.05 for all, and x 1.10 in the supplier's `remote_region_code` province where it has one."""
+    with transaction.atomic():
+        suppliers = []
+        for spec in SUPPLIERS:
+            staff = _user_ensure(phone=spec.staff_phone, nickname=spec.contact_name, role=Role.SUPPLIER_STAFF)
+            supplier, _ = Supplier.objects.get_or_create(
+                name=spec.name, defaults={"contact_name": spec.contact_name, "contact_phone": spec.staff_phone})
+            supplier.staff.add(staff)
+            template, created = ShippingTemplate.objects.get_or_create(supplier=supplier, name=SHIPPING_TEMPLATE_NAME)
+            if created or not template.rates.exists():
+                ShippingRate.objects.bulk_create([
+                    ShippingRate(template=template, tier=tier, first_weight_grams=1000, first_fee=Decimal(first),
+                                 extra_weight_grams=1000, extra_fee=Decimal(extra), free_threshold=Decimal(free))
+                    for tier, first, extra, free in SHIPPING_RATES])
+            if not supplier.pricing_rules.exists():
+                rules = [PricingRule(supplier=supplier, tier=3, mode=PricingRule.Mode.MULTIPLIER,
+                                     value=TIER3_MULTIPLIER)]
+                if spec.remote_region_code:
+                    rules.append(PricingRule(supplier=supplier, region_id=spec.remote_region_code,
+                                             mode=PricingRule.Mode.MULTIPLIER, value=REMOTE_REGION_MULTIPLIER))
+                PricingRule.objects.bulk_create(rules)
+            supplier.demo_template = template  # the catalogue phase links products to it
+            suppliers.append(supplier)
+        return suppliers
+
+
+def catalogue_ensure(*, plan: DemoPlan, categories: dict[str, Category], suppliers: list[Supplier]) -> int:
+    """Products, SKUs (code = StockCode) and stock rows for every planned code that has no SKU yet."""
+    with transaction.atomic():
+        existing = set(SKU.objects.filter(code__in=list(plan.products)).values_list("code", flat=True))
+        missing = [product for code, product in plan.products.items() if code not in existing]
+        if not missing:
+            return 0
+        products = []
+        for planned in missing:
+            category = categories[planned.category_key]
+            supplier = suppliers[planned.supplier_index]
+            products.append(Product(
+                supplier=supplier, category=category, title=planned.title, status=Product.Status.ACTIVE,
+                shipping_template=supplier.demo_template,
+                attributes={"source": "UCI Online Retail", "stock_code": planned.code,
+                            "gbp_modal_price": str(planned.modal_price_gbp)},
+                search_document=search_document(planned.title, category.name)))
+        Product.objects.bulk_create(products, batch_size=BATCH_SIZE)
+        skus = [SKU(product=product, code=planned.code, spec_values={}, cost_price=planned.cost_price,
+                    suggested_price=planned.suggested_price, floor_price=planned.floor_price,
+                    weight_grams=planned.weight_grams) for product, planned in zip(products, missing, strict=True)]
+        SKU.objects.bulk_create(skus, batch_size=BATCH_SIZE)
+        Stock.objects.bulk_create([Stock(sku=sku, available=planned.available, reserved=0, sold=planned.sold)
+                                   for sku, planned in zip(skus, missing, strict=True)], batch_size=BATCH_SIZE)
+        return len(missing)
+
+
+def stores_ensure() -> list[Store]:
+    """STORES, found by (owner phone, name), each with its owner (manager) and one sales rep as StoreStaff."""
+    with transaction.atomic():
+        stores = []
+        for spec in STORES:
+            owner = _user_ensure(phone=spec.owner_phone, nickname=spec.owner_nickname, role=Role.MERCHANT_STAFF)
+            rep = _user_ensure(phone=spec.rep_phone, nickname=spec.rep_nickname, role=Role.MERCHANT_STAFF)
+            store, _ = Store.objects.get_or_create(owner=owner, name=spec.name,
+                                                   defaults={"description": spec.description})
+            StoreStaff.objects.get_or_create(store=store, user=owner, defaults={"role": StoreStaff.Role.MANAGER})
+            StoreStaff.objects.get_or_create(store=store, user=rep, defaults={"role": StoreStaff.Role.SALES_REP})
+            stores.append(store)
+        return stores
+
+
+def listings_ensure(*, plan: DemoPlan, stores: list[Store]) -> int:
+    """Each store lists its SKUs (`store_lists`) at `listing_price_for`; existing listings are left as they are."""
+    with transaction.atomic():
+        sku_ids = dict(SKU.objects.filter(code__in=list(plan.products)).values_list("code", "id"))
+        existing = set(Listing.objects.filter(store__in=stores).values_list("store_id", "sku_id"))
+        listings = []
+        for index, store in enumerate(stores):
+            for code, planned in plan.products.items():
+                if (store.pk, sku_ids[code]) in existing or not store_lists(store_index=index, sku_code=code):
+                    continue
+                listings.append(Listing(store=store, sku_id=sku_ids[code], price=listing_price_for(
+                    store_index=index, suggested=planned.suggested_price, floor=planned.floor_price)))
+        Listing.objects.bulk_create(listings, batch_size=BATCH_SIZE)
+        return len(listings)
+
+
+def customers_ensure(*, plan: DemoPlan) -> int:
+    """One shopper per CustomerID (phone 199 + id in 8 digits, unusable password, joined at the first invoice) and
+    one default address in its province; users or addresses that already exist are kept."""
+    with transaction.atomic():
+        phones = {customer.phone: customer for customer in plan.customers.values()}
+        existing = set(User.objects.filter(phone__in=list(phones)).values_list("phone", flat=True))
+        users = [User(phone=phone, nickname=customer.nickname, role=Role.SHOPPER, password=UNUSABLE_PASSWORD,
+                      date_joined=customer.joined_at)
+                 for phone, customer in phones.items() if phone not in existing]
+        User.objects.bulk_create(users, batch_size=BATCH_SIZE)
+        user_ids = dict(User.objects.filter(phone__in=list(phones)).values_list("phone", "id"))
+        with_address = set(Address.objects.filter(user_id__in=list(user_ids.values()), is_default=True)
+                           .values_list("user_id", flat=True))
+        addresses = []
+        for phone, customer in phones.items():
+            user_id = user_ids[phone]
+            if user_id in with_address:
+                continue
+            addresses.append(Address(
+                user_id=user_id, recipient=customer.nickname, phone=phone, region_id=customer.region_code,
+                city=PROVINCE_CITIES[customer.region_code], district="",
+                detail=f"演示路 {customer.customer_id % 200 + 1} 号 (demo address; UCI country: {customer.country})",
+                is_default=True))
+        Address.objects.bulk_create(addresses, batch_size=BATCH_SIZE)
+        return len(users)

@@ -1,0 +1,57 @@
+from decimal import Decimal
+
+import pytest
+
+from mall.services import orders, payments
+from tests.factories import (
+    AddressFactory,
+    ListingFactory,
+    ProductFactory,
+    ShippingRateFactory,
+    SKUFactory,
+    StoreFactory,
+    SupplierFactory,
+    UserFactory,
+)
+
+
+@pytest.fixture
+def store(db):
+    return StoreFactory()
+
+
+@pytest.fixture
+def supplier(db):
+    supplier = SupplierFactory()
+    rate = ShippingRateFactory(template__supplier=supplier)
+    supplier.default_template = rate.template
+    return supplier
+
+
+@pytest.fixture
+def listing(store, supplier):
+    """50.00, floor 30.00, 500 g, 100 in stock, shipped under the supplier's template (10.00 first kg, free >= 99)."""
+    product = ProductFactory(supplier=supplier, shipping_template=supplier.default_template)
+    return ListingFactory(store=store, sku=SKUFactory(product=product), price=Decimal("50.00"))
+
+
+@pytest.fixture
+def buyer(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def address(buyer):
+    return AddressFactory(user=buyer)
+
+
+def place(buyer, address, listing, quantity=1, key="order-key-0001", **extra):
+    order, _created = orders.order_submit(buyer=buyer, lines=[{"listing_id": listing.pk, "quantity": quantity}],
+                                          address_id=address.pk, idempotency_key=key, **extra)
+    return order
+
+
+def pay(order):
+    payments.simulated_gateway_pay(order=order)
+    order.refresh_from_db()
+    return order
