@@ -25,6 +25,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import transaction
 from django.db.models import F, OuterRef, Subquery
 from tqdm import tqdm
@@ -37,7 +38,6 @@ from supply.models import (
     Category,
     PricingRule,
     Product,
-    Region,
     ShippingRate,
     ShippingTemplate,
     Stock,
@@ -69,7 +69,8 @@ ORDER_KEY_PREFIX = "demo:"
 REFUND_REFERENCE_PREFIX = "demo:"
 PAYMENT_PROVIDER = "demo"
 REFUND_REASON = "历史退货 historical cancellation"
-UNUSABLE_PASSWORD = "!"  # Django treats any hash starting with "!" as unusable; the same for every row is fine
+# Django treats any stored hash starting with "!" as unusable; the bare prefix is bulk-safe (no hashing per row).
+UNUSABLE_PASSWORD = UNUSABLE_PASSWORD_PREFIX
 
 # A product StockCode is five digits plus optional letters (85123A). Everything else is a service or bookkeeping code:
 # POST, DOT, C2 (postage and carriage), D (discount), M/m (manual), S (samples), B (bad debt), BANK CHARGES,
@@ -443,6 +444,7 @@ class PlannedRefund:
     cancellation_invoice: str
     order_number: str
     line_index: int
+    sku_code: str
     quantity: int
     amount: Decimal
     refunded_at: datetime
@@ -635,7 +637,8 @@ def _refunds_match(*, plan: DemoPlan, cancellations: list[RetailRow]) -> None:
             wanted -= units
             plan.refunds.append(PlannedRefund(
                 reference=f"{REFUND_REFERENCE_PREFIX}{row.invoice}:{row.row_number}:{index}",
-                cancellation_invoice=row.invoice, order_number=target.number, line_index=index, quantity=units,
+                cancellation_invoice=row.invoice, order_number=target.number, line_index=index, sku_code=code,
+                quantity=units,
                 amount=line.unit_price * units, refunded_at=row.invoice_date))
         plan.cancelled_units_not_refunded += wanted
 
@@ -821,3 +824,209 @@ def customers_ensure(*, plan: DemoPlan) -> int:
                 is_default=True))
         Address.objects.bulk_create(addresses, batch_size=BATCH_SIZE)
         return len(users)
+
+
+def _address_snapshots(*, user_ids: list[int]) -> dict[int, tuple[str, dict]]:
+    """user id -> (region code, the order's address snapshot in the shape `order_submit` stores)."""
+    snapshots = {}
+    for address in Address.objects.filter(user_id__in=user_ids, is_default=True).select_related("region"):
+        snapshots[address.user_id] = (address.region_id, {
+            "recipient": address.recipient, "phone": address.phone, "region_code": address.region_id,
+            "province": address.region.name, "city": address.city, "district": address.district,
+            "detail": address.detail})
+    return snapshots
+
+
+def orders_ensure(*, plan: DemoPlan, stores: list[Store], suppliers: list[Supplier], progress: bool = False) -> int:
+    """Every planned invoice without an order (number D<invoice>) becomes a completed, paid, delivered order with
+    one succeeded payment, one delivered shipment per supplier, its lines and one handled "order_paid" event."""
+    with transaction.atomic():
+        existing = set(Order.objects.filter(number__in=[order.number for order in plan.orders])
+                       .values_list("number", flat=True))
+        missing = [order for order in plan.orders if order.number not in existing]
+        if not missing:
+            return 0
+        skus = {code: (sku_id, supplier_id, category_id, title, cost_price, weight)
+                for code, sku_id, supplier_id, category_id, title, cost_price, weight in
+                SKU.objects.filter(code__in=list(plan.products)).values_list(
+                    "code", "id", "product__supplier_id", "product__category_id", "product__title", "cost_price",
+                    "weight_grams")}
+        listings = {(store_id, sku_id): listing_id for store_id, sku_id, listing_id in
+                    Listing.objects.filter(store__in=stores).values_list("store_id", "sku_id", "id")}
+        customer_ids = {order.customer_id for order in missing}
+        user_ids = dict(User.objects.filter(phone__in=[plan.customers[cid].phone for cid in customer_ids])
+                        .values_list("phone", "id"))
+        snapshots = _address_snapshots(user_ids=list(user_ids.values()))
+        supplier_ids = [supplier.pk for supplier in suppliers]
+
+        bar = tqdm(total=len(missing), desc="订单 orders", unit="order", disable=not progress, mininterval=0.5)
+        for chunk in _chunks(missing, INVOICES_PER_CHUNK):
+            _orders_write(chunk=chunk, plan=plan, stores=stores, skus=skus, listings=listings, user_ids=user_ids,
+                          snapshots=snapshots, supplier_ids=supplier_ids)
+            bar.update(len(chunk))
+        bar.close()
+        return len(missing)
+
+
+def _orders_write(*, chunk: list[PlannedOrder], plan: DemoPlan, stores: list[Store], skus: dict, listings: dict,
+                  user_ids: dict, snapshots: dict, supplier_ids: list[int]) -> None:
+    buyers = [user_ids[plan.customers[planned.customer_id].phone] for planned in chunk]
+    orders = []
+    for planned, buyer_id in zip(chunk, buyers, strict=True):
+        region_code, snapshot = snapshots[buyer_id]
+        subtotal = planned.subtotal
+        created = planned.created_at
+        orders.append(Order(
+            number=planned.number, buyer_id=buyer_id, store=stores[planned.store_index], kind=Order.Kind.NORMAL,
+            idempotency_key=f"{ORDER_KEY_PREFIX}{planned.invoice}", status=Order.Status.COMPLETED,
+            payment_status=Order.PaymentStatus.PAID, shipping_status=Order.ShippingStatus.DELIVERED,
+            after_sale_status=Order.AfterSaleStatus.NONE, subtotal=subtotal, discount_total=Decimal("0.00"),
+            shipping_fee=Decimal("0.00"), total=subtotal, refunded_total=Decimal("0.00"), region_id=region_code,
+            address=snapshot, note=f"UCI Online Retail invoice {planned.invoice}", pay_deadline=created + PAY_WINDOW,
+            paid_at=created, delivered_at=created + DELIVERED_AFTER, completed_at=created + COMPLETED_AFTER))
+    Order.objects.bulk_create(orders, batch_size=BATCH_SIZE)
+    order_ids = [order.pk for order in orders]
+    # auto_now_add stamped "now" on insert: history keeps the invoice date instead.
+    Order.objects.filter(pk__in=order_ids).update(created_at=F("paid_at"), updated_at=F("completed_at"))
+    order_paid_at = Subquery(Order.objects.filter(pk=OuterRef("order_id")).values("paid_at")[:1])
+
+    payments = [Payment(order=order, provider=PAYMENT_PROVIDER, provider_transaction_id=f"demo-{planned.invoice}",
+                        amount=order.total, status=Payment.Status.SUCCEEDED,
+                        payload={"order_number": order.number, "amount": str(order.total),
+                                 "source": "UCI Online Retail"})
+                for order, planned in zip(orders, chunk, strict=True)]
+    Payment.objects.bulk_create(payments, batch_size=BATCH_SIZE)
+    Payment.objects.filter(pk__in=[payment.pk for payment in payments]).update(created_at=order_paid_at,
+                                                                               updated_at=order_paid_at)
+
+    shipments: dict[tuple[int, int], Shipment] = {}
+    for order, planned in zip(orders, chunk, strict=True):
+        weights: dict[int, int] = defaultdict(int)
+        for line in planned.lines:
+            weights[skus[line.code][1]] += skus[line.code][5] * line.quantity
+        for supplier_id in sorted(weights, key=supplier_ids.index):
+            shipments[(order.pk, supplier_id)] = Shipment(
+                order=order, supplier_id=supplier_id, status=Shipment.Status.DELIVERED,
+                shipping_fee=Decimal("0.00"), weight_grams=weights[supplier_id], carrier="演示快递 demo carrier",
+                tracking_number=f"DEMO{planned.invoice}-{supplier_ids.index(supplier_id) + 1}",
+                shipped_at=planned.created_at + SHIPPED_AFTER, delivered_at=planned.created_at + DELIVERED_AFTER)
+    Shipment.objects.bulk_create(list(shipments.values()), batch_size=BATCH_SIZE)
+    Shipment.objects.filter(order_id__in=order_ids).update(created_at=order_paid_at, updated_at=F("delivered_at"))
+
+    lines = []
+    events = []
+    for order, planned, buyer_id in zip(orders, chunk, buyers, strict=True):
+        store_id = stores[planned.store_index].pk
+        for line in planned.lines:
+            sku_id, supplier_id, category_id, title, cost_price, _weight = skus[line.code]
+            subtotal = line.line_subtotal
+            lines.append(OrderLine(
+                order=order, shipment=shipments[(order.pk, supplier_id)], listing_id=listings[(store_id, sku_id)],
+                sku_id=sku_id, supplier_id=supplier_id, title=title, sku_code=line.code, spec_values={},
+                category_id=category_id, quantity=line.quantity, list_price=line.unit_price,
+                unit_price=line.unit_price, cost_price=cost_price, line_subtotal=subtotal,
+                discount_share=Decimal("0.00"), paid_amount=subtotal))
+        events.append(BehaviourEvent(
+            actor_id=buyer_id, kind="order_paid", object_type="mall.order", object_id=str(order.pk),
+            payload={"total": str(order.total), "store_id": store_id, "kind": Order.Kind.NORMAL.value,
+                     "lines": [[line.code, line.quantity] for line in planned.lines]},
+            # handled_at = created_at: history is already "handled", no handler reacts to it.
+            created_at=planned.created_at, handled_at=planned.created_at))
+    OrderLine.objects.bulk_create(lines, batch_size=BATCH_SIZE)
+    BehaviourEvent.objects.bulk_create(events, batch_size=BATCH_SIZE)
+
+
+def _demo_refunds_reset() -> None:
+    """Undo every demo refund (used only when the stored refunds differ from the plan, e.g. another --limit)."""
+    demo_orders = Order.objects.filter(idempotency_key__startswith=ORDER_KEY_PREFIX)
+    Refund.objects.filter(reference__startswith=REFUND_REFERENCE_PREFIX, order__in=demo_orders).delete()
+    AfterSale.objects.filter(order__in=demo_orders, reason=REFUND_REASON).delete()
+    OrderLine.objects.filter(order__in=demo_orders, refunded_quantity__gt=0).update(refunded_quantity=0,
+                                                                                    refunded_amount=Decimal("0.00"))
+    demo_orders.filter(refunded_total__gt=0).update(
+        refunded_total=Decimal("0.00"), status=Order.Status.COMPLETED, payment_status=Order.PaymentStatus.PAID,
+        after_sale_status=Order.AfterSaleStatus.NONE, updated_at=F("completed_at"))
+
+
+def refunds_ensure(*, plan: DemoPlan) -> int:
+    """Write the planned refunds unless exactly they are stored already.
+
+    Per refunded line: refunded_quantity and refunded_amount; per order: refunded_total, payment_status and
+    after_sale_status partially_refunded or refunded, and status closed when everything was refunded (the order
+    machine's completed -> closed move); per planned refund: an AfterSale (refund_only, refunded) and a succeeded
+    Refund against the order's demo payment, dated at the cancellation.
+    """
+    with transaction.atomic():
+        wanted = {refund.reference for refund in plan.refunds}
+        stored = set(Refund.objects.filter(reference__startswith=REFUND_REFERENCE_PREFIX,
+                                           order__idempotency_key__startswith=ORDER_KEY_PREFIX)
+                     .values_list("reference", flat=True))
+        if stored == wanted:
+            return 0
+        if stored:
+            _demo_refunds_reset()
+        if not plan.refunds:
+            return 0
+
+        numbers = {refund.order_number for refund in plan.refunds}
+        orders = {number: (order_id, buyer_id, total, completed_at) for number, order_id, buyer_id, total, completed_at
+                  in Order.objects.filter(number__in=numbers).values_list("number", "id", "buyer_id", "total",
+                                                                          "completed_at")}
+        order_ids = [order[0] for order in orders.values()]
+        payments = dict(Payment.objects.filter(order_id__in=order_ids, provider=PAYMENT_PROVIDER)
+                        .values_list("order_id", "id"))
+        lines_by_order: dict[int, list[tuple[int, str, int]]] = defaultdict(list)
+        for line_id, order_id, sku_code, quantity in (OrderLine.objects.filter(order_id__in=order_ids)
+                                                      .order_by("order_id", "id")
+                                                      .values_list("id", "order_id", "sku_code", "quantity")):
+            lines_by_order[order_id].append((line_id, sku_code, quantity))
+
+        line_refunds: dict[int, list] = {}  # line id -> [quantity, amount]
+        order_refunds: dict[str, list] = {}  # number -> [amount, last refund time]
+        after_sales = []
+        refunds = []
+        for planned in plan.refunds:
+            order_id, buyer_id, _total, completed_at = orders[planned.order_number]
+            line_id, sku_code, quantity = lines_by_order[order_id][planned.line_index]
+            if sku_code != planned.sku_code:
+                raise RuntimeError(f"order {planned.order_number} does not match the demo plan; reset the demo")
+            totals = line_refunds.setdefault(line_id, [0, Decimal("0.00")])
+            totals[0] += planned.quantity
+            totals[1] += planned.amount
+            order_total = order_refunds.setdefault(planned.order_number, [Decimal("0.00"), completed_at])
+            order_total[0] += planned.amount
+            order_total[1] = max(order_total[1], planned.refunded_at)
+            after_sales.append(AfterSale(
+                order_id=order_id, line_id=line_id, requester_id=buyer_id, kind=AfterSale.Kind.REFUND_ONLY,
+                quantity=planned.quantity, reason=REFUND_REASON, status=AfterSale.Status.REFUNDED,
+                refund_amount=planned.amount, merchant_note=f"UCI cancellation {planned.cancellation_invoice}",
+                decided_at=planned.refunded_at, refunded_at=planned.refunded_at))
+            refunds.append(Refund(
+                order_id=order_id, payment_id=payments[order_id], amount=planned.amount, reason=REFUND_REASON,
+                reference=planned.reference, status=Refund.Status.SUCCEEDED, provider_refund_id=planned.reference))
+
+        OrderLine.objects.bulk_update(
+            [OrderLine(pk=line_id, refunded_quantity=quantity, refunded_amount=amount)
+             for line_id, (quantity, amount) in line_refunds.items()],
+            ["refunded_quantity", "refunded_amount"], batch_size=BATCH_SIZE)
+        updated_orders = []
+        for number, (amount, last_refund_at) in order_refunds.items():
+            order_id, _buyer_id, total, _completed_at = orders[number]
+            full = amount >= total
+            updated_orders.append(Order(
+                pk=order_id, refunded_total=amount, updated_at=last_refund_at,
+                status=Order.Status.CLOSED if full else Order.Status.COMPLETED,
+                payment_status=Order.PaymentStatus.REFUNDED if full else Order.PaymentStatus.PARTIALLY_REFUNDED,
+                after_sale_status=(Order.AfterSaleStatus.REFUNDED if full
+                                   else Order.AfterSaleStatus.PARTIALLY_REFUNDED)))
+        Order.objects.bulk_update(updated_orders, ["refunded_total", "status", "payment_status", "after_sale_status",
+                                                   "updated_at"], batch_size=BATCH_SIZE)
+        AfterSale.objects.bulk_create(after_sales, batch_size=BATCH_SIZE)
+        AfterSale.objects.filter(pk__in=[after_sale.pk for after_sale in after_sales]).update(
+            created_at=F("refunded_at"), updated_at=F("refunded_at"))
+        Refund.objects.bulk_create(refunds, batch_size=BATCH_SIZE)
+        for refund, planned in zip(refunds, plan.refunds, strict=True):
+            refund.created_at = refund.updated_at = planned.refunded_at
+        Refund.objects.bulk_update(refunds, ["created_at", "updated_at"], batch_size=BATCH_SIZE)
+        return len(refunds)
+
