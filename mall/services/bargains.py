@@ -11,6 +11,7 @@ to be called where an unpaid order's holds are released): floor_reached or activ
 and the owner has no other live session of that campaign, otherwise expired.
 """
 import random
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, transaction
@@ -132,13 +133,14 @@ def bargain_open(*, owner, campaign_id: int) -> BargainSession:
         raise NotFound("砍价活动不存在 (no such bargain campaign)", code="bargain_campaign_not_found")
     listing = campaign.listing
     if not campaign.is_active or not (campaign.starts_at <= now < campaign.ends_at):
-        raise BusinessRuleViolation("砍价活动未开始或已结束 (the campaign is not running)", code="bargain_campaign_closed")
+        raise BusinessRuleViolation("砍价活动未开始或已结束 (the campaign is not running)",
+                                    code="bargain_campaign_closed")
     if listing.status != Listing.Status.ACTIVE or listing.price - campaign.floor_price < CENT * campaign.helpers_needed:
         # The listing was taken down or its price lowered since the campaign was set up.
         raise BusinessRuleViolation("该商品暂不可砍价 (this item cannot be bargained now)",
                                     code="bargain_unavailable", detail={"listing_id": listing.pk})
     # A session never outlives its campaign.
-    expires_at = min(now + timezone.timedelta(hours=campaign.window_hours), campaign.ends_at)
+    expires_at = min(now + timedelta(hours=campaign.window_hours), campaign.ends_at)
     try:
         with transaction.atomic():
             session = BargainSession.objects.create(
@@ -164,7 +166,8 @@ def bargain_help(*, session_id: int, helper, rng: random.Random | None = None) -
             if session is None:
                 raise NotFound("砍价不存在 (no such bargain)", code="bargain_not_found")
             if session.owner_id == helper.pk:
-                raise BusinessRuleViolation("不能给自己砍价 (you cannot help your own bargain)", code="bargain_self_help")
+                raise BusinessRuleViolation("不能给自己砍价 (you cannot help your own bargain)",
+                                            code="bargain_self_help")
             if session.status != St.ACTIVE or session.expires_at <= timezone.now():
                 raise BargainClosed(detail={"status": session.status})
             if BargainHelp.objects.filter(session=session, helper=helper).exists():
