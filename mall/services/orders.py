@@ -166,9 +166,10 @@ def _release_order_holds(order: Order, *, actor, reason: str) -> None:
     if order.coupon_id:
         UserCoupon.objects.filter(pk=order.coupon_id, status=UserCoupon.Status.LOCKED, order=order).update(
             status=UserCoupon.Status.AVAILABLE, order=None, updated_at=timezone.now())
-    from mall.services import group_buys
+    from mall.services import bargains, group_buys
 
     group_buys.member_release_for_order(order=order)
+    bargains.bargain_release_for_order(order=order)
 
 
 def order_cancel(*, order_id: int, actor=None, buyer=None, reason: str = "shopper_cancelled") -> Order:
