@@ -3,6 +3,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from core.health import healthz
+from mall.consoles import merchant_console  # also registers the shipping page on the supplier console
+from supply.console import supplier_console
 
 api_v1 = [
     path("", include("accounts.urls")),
@@ -13,6 +15,8 @@ api_v1 = [
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("supplier/", supplier_console.urls),
+    path("merchant/", merchant_console.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -1,0 +1,390 @@
+"""The supplier console (供应商工作台) at /supplier/: a Django admin site scoped to the suppliers a user works for.
+
+It also holds the small machinery both consoles share (the merchant console in `mall/consoles.py` builds on it):
+- `ConsoleSite` admits the members of an organisation (a supplier, a store) instead of `is_staff` users, and every
+  operator (superuser), who sees everything;
+- `ScopedAdminMixin` makes "is a member of this console" the permission, limits querysets and foreign-key choices to
+  the member's own rows and sets the owner on save;
+- an admin with `save_through_service` saves its form through a service while the form validates, so a refusal
+  from the service is a form error, never a 500.
+
+Stock numbers are shown, never edited: they change only through the inventory sync API and `supply.services`.
+Shipping ("order lines to ship") is registered on this site by `mall/consoles.py`: supply may not import mall.
+"""
+from collections.abc import Callable, Iterable
+
+from django.contrib import admin, messages
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.db.models import Count, QuerySet
+
+from core.errors import DomainError
+from supply import services
+from supply.models import SKU, PricingRule, Product, ShippingRate, ShippingTemplate, Stock, Supplier
+
+LOW_STOCK = 10
+
+
+# --- shared console machinery --------------------------------------------------------------------------------------
+class ConsoleLoginForm(AuthenticationForm):
+    """Django's admin login form admits only `is_staff` users; a console admits its members (and operators)."""
+
+    required_css_class = "required"
+    console: "ConsoleSite"
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "not_a_member": "该账号不是本工作台的成员 (this account is not a member of this console)",
+    }
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        if not self.console.is_member(user):
+            raise ValidationError(self.error_messages["not_a_member"], code="not_a_member")
+
+
+class ConsoleSite(admin.AdminSite):
+    """An admin site for the members of one kind of organisation. Subclasses say which organisations a user is a
+    member of; every query of the site's model admins is limited to those (an operator is limited to nothing)."""
+
+    site_url = None  # no "view site" link: the consoles are the site for their users
+
+    def __init__(self, name: str):
+        super().__init__(name=name)
+        self.login_form = type(f"{type(self).__name__}LoginForm", (ConsoleLoginForm,), {"console": self})
+
+    def organisations_of(self, user) -> QuerySet:
+        raise NotImplementedError
+
+    def is_member(self, user) -> bool:
+        return bool(user.is_active and (user.is_superuser or self.organisations_of(user).exists()))
+
+    def scope_ids(self, request) -> list[int] | None:
+        """Primary keys of the organisations this request may act for; None means all of them (an operator).
+        Computed once per request: every permission check of every model admin asks."""
+        user = request.user
+        if not user.is_active:
+            return []
+        if user.is_superuser:
+            return None
+        cache = request.__dict__.setdefault("_console_scope_ids", {})
+        if self.name not in cache:
+            cache[self.name] = list(self.organisations_of(user).values_list("pk", flat=True))
+        return cache[self.name]
+
+    def single_scope_id(self, request) -> int | None:
+        """The one organisation a non-operator member works for, or None if there is a choice to make."""
+        ids = self.scope_ids(request)
+        return ids[0] if ids is not None and len(ids) == 1 else None
+
+    def scope(self, request, queryset: QuerySet, path: str) -> QuerySet:
+        """`queryset` limited to rows whose organisation (reached through `path`, "" = the row is one) is ours."""
+        ids = self.scope_ids(request)
+        if ids is None:
+            return queryset
+        return queryset.filter(**{f"{path}__in" if path else "pk__in": ids})
+
+    def has_permission(self, request) -> bool:
+        return bool(request.user.is_active and (request.user.is_superuser or self.scope_ids(request)))
+
+
+class ScopedAdminMixin:
+    """For ModelAdmins and inlines on a ConsoleSite.
+
+    owner_path:   lookup from this model to its organisation ("supplier", "sku__product__supplier").
+    owner_field:  the direct FK to the organisation, if the model has one. Hidden from members of a single
+                  organisation and set on save; for the others its choices are their own organisations.
+    scoped_choices: FK/M2M field name -> lookup from the related model to the organisation ("" = it is one);
+                  those fields offer only the member's own rows.
+    console_can_add / console_can_change / console_can_delete: what members may do besides viewing.
+    """
+
+    owner_path: str | None = None
+    owner_field: str | None = None
+    scoped_choices: dict[str, str] = {}
+    console_can_add = True
+    console_can_change = True
+    console_can_delete = False
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if self.owner_path is not None:
+            queryset = self.admin_site.scope(request, queryset, self.owner_path)
+        return queryset
+
+    def _is_member(self, request) -> bool:
+        return self.admin_site.has_permission(request)
+
+    def has_module_permission(self, request):
+        return self._is_member(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._is_member(request)
+
+    def has_add_permission(self, request, obj=None):
+        return self.console_can_add and self._is_member(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.console_can_change and self._is_member(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.console_can_delete and self._is_member(request)
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if self.owner_field and self.admin_site.single_scope_id(request) is not None:
+            fields = [name for name in fields if name != self.owner_field]
+        return fields
+
+    def _scoped_choices(self, db_field, request, kwargs: dict) -> dict:
+        path = self.scoped_choices.get(db_field.name)
+        if path is not None and "queryset" not in kwargs:
+            kwargs["queryset"] = self.admin_site.scope(
+                request, db_field.related_model._default_manager.all(), path)
+        return kwargs
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        return super().formfield_for_foreignkey(db_field, request, **self._scoped_choices(db_field, request, kwargs))
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        return super().formfield_for_manytomany(db_field, request, **self._scoped_choices(db_field, request, kwargs))
+
+    def owner_of(self, request, form) -> models.Model | None:
+        """The organisation a new row belongs to: the member's only one, else the one chosen in the form."""
+        single = self.admin_site.single_scope_id(request)
+        if single is not None:
+            return self.model._meta.get_field(self.owner_field).related_model._default_manager.get(pk=single)
+        return form.cleaned_data.get(self.owner_field)
+
+    def claim_ownership(self, request, obj) -> None:
+        """Whatever came in the POST, a member's row belongs to one of the member's organisations."""
+        if not self.owner_field:
+            return
+        ids = self.admin_site.scope_ids(request)
+        if ids is None:
+            return
+        attname = f"{self.owner_field}_id"
+        if len(ids) == 1:
+            setattr(obj, attname, ids[0])
+        elif getattr(obj, attname) not in ids:
+            raise PermissionDenied
+
+
+class ConsoleModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """A scoped model admin. Set `save_through_service` (request, form, change) -> saved object to make the form
+    save through a service: it runs at the end of validation (inside the change view's transaction), a domain error
+    becomes a form error on the field `service_error_fields` names for its code (else on the whole form)."""
+
+    save_through_service: Callable | None = None
+    service_error_fields: dict[str, str] = {}
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        if self.save_through_service is None:
+            return form_class
+        model_admin = self
+
+        class ServiceForm(form_class):
+            def _post_clean(self):
+                super()._post_clean()
+                if self._errors:
+                    return
+                try:
+                    with transaction.atomic():
+                        saved = model_admin.save_through_service(request, self, change)
+                except DomainError as error:
+                    field = model_admin.service_error_fields.get(error.code)
+                    self.add_error(field if field in self.fields else None,
+                                   ValidationError(error.message, code=error.code))
+                    return
+                self.instance = saved
+
+        return ServiceForm
+
+    def save_model(self, request, obj, form, change):
+        if self.save_through_service is not None:
+            return  # the service saved it while the form validated
+        self.claim_ownership(request, obj)
+        super().save_model(request, obj, form, change)
+
+    def run_service_on_each(self, request, queryset: Iterable, call: Callable, done: str) -> int:
+        """An admin action's body: call the service for every selected row; a refusal is an error message for
+        that row, never a 500, and the other rows still go through."""
+        count = 0
+        for obj in queryset:
+            try:
+                call(obj)
+            except DomainError as error:
+                self.message_user(request, f"{obj}: {error.message}", messages.ERROR)
+            else:
+                count += 1
+        if count:
+            self.message_user(request, f"{done}: {count}", messages.SUCCESS)
+        return count
+
+
+class ConsoleInline(ScopedAdminMixin, admin.TabularInline):
+    pass
+
+
+class ReadOnlyInline(ConsoleInline):
+    console_can_add = False
+    console_can_change = False
+    extra = 0
+
+
+# --- the supplier console ------------------------------------------------------------------------------------------
+class SupplierConsole(ConsoleSite):
+    site_header = "供应商工作台 Supplier console"
+    site_title = "供应商工作台 Supplier console"
+    index_title = "商品、库存与发货 Catalogue, stock and shipping"
+
+    def organisations_of(self, user) -> QuerySet:
+        return Supplier.objects.filter(staff=user)
+
+
+supplier_console = SupplierConsole(name="supplier_console")
+
+
+def _stock_number(sku: SKU, name: str):
+    try:
+        return getattr(sku.stock, name)
+    except Stock.DoesNotExist:
+        return None
+
+
+class StockNumbersMixin:
+    """Available / reserved / sold of a SKU, read-only: stock changes only through the sync API or services."""
+
+    @admin.display(description="可用 available")
+    def stock_available(self, sku: SKU):
+        return _stock_number(sku, "available")
+
+    @admin.display(description="锁定 reserved")
+    def stock_reserved(self, sku: SKU):
+        return _stock_number(sku, "reserved")
+
+    @admin.display(description="已售 sold")
+    def stock_sold(self, sku: SKU):
+        return _stock_number(sku, "sold")
+
+
+class SKUInline(StockNumbersMixin, ConsoleInline):
+    model = SKU
+    fields = ("code", "spec_values", "cost_price", "floor_price", "suggested_price", "weight_grams",
+              "stock_available", "stock_reserved", "stock_sold")
+    readonly_fields = ("stock_available", "stock_reserved", "stock_sold")
+
+    def get_extra(self, request, obj=None, **kwargs):
+        return 1 if obj is None else 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("stock")
+
+
+@admin.register(Product, site=supplier_console)
+class ProductAdmin(ConsoleModelAdmin):
+    owner_path = "supplier"
+    owner_field = "supplier"
+    scoped_choices = {"supplier": "", "shipping_template": "supplier"}
+    fields = ("supplier", "title", "category", "status", "shipping_template", "description", "image_urls",
+              "attributes")
+    list_display = ("title", "category", "status", "sku_count", "shipping_template", "updated_at")
+    list_filter = ("status",)
+    search_fields = ("title", "skus__code")
+    list_select_related = ("category", "shipping_template__supplier")
+    inlines = [SKUInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(sku_total=Count("skus", distinct=True))
+
+    @admin.display(description="规格数 SKUs", ordering="sku_total")
+    def sku_count(self, product: Product) -> int:
+        return product.sku_total
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.product_refresh_search(product=obj)
+
+
+@admin.register(SKU, site=supplier_console)
+class SKUAdmin(StockNumbersMixin, ConsoleModelAdmin):
+    owner_path = "product__supplier"
+    scoped_choices = {"product": "supplier"}
+    fields = ("product", "code", "spec_values", "cost_price", "floor_price", "suggested_price", "weight_grams",
+              "stock_available", "stock_reserved", "stock_sold")
+    readonly_fields = ("stock_available", "stock_reserved", "stock_sold")
+    list_display = ("code", "product", "cost_price", "floor_price", "suggested_price", "stock_available",
+                    "stock_reserved", "stock_sold")
+    list_filter = ("product__status",)
+    search_fields = ("code", "product__title")
+    list_select_related = ("product", "stock")
+
+
+class StockLevelFilter(admin.SimpleListFilter):
+    title = "库存预警 low stock"
+    parameter_name = "level"
+
+    def lookups(self, request, model_admin):
+        return [("sold_out", "售罄 sold out"), ("low", f"紧张 fewer than {LOW_STOCK}")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "sold_out":
+            return queryset.filter(available=0)
+        if self.value() == "low":
+            return queryset.filter(available__lt=LOW_STOCK)
+        return queryset
+
+
+@admin.register(Stock, site=supplier_console)
+class StockAdmin(ConsoleModelAdmin):
+    """A read-only view: stock is written by the inventory sync API (POST /api/v1/supplier/stock)."""
+
+    owner_path = "sku__product__supplier"
+    console_can_add = False
+    console_can_change = False
+    list_display = ("sku", "product_title", "available", "reserved", "sold", "synced_as_of")
+    list_filter = (StockLevelFilter,)
+    search_fields = ("sku__code", "sku__product__title")
+    list_select_related = ("sku__product",)
+    ordering = ("available", "sku")
+
+    @admin.display(description="商品 product", ordering="sku__product__title")
+    def product_title(self, stock: Stock) -> str:
+        return stock.sku.product.title
+
+
+@admin.register(PricingRule, site=supplier_console)
+class PricingRuleAdmin(ConsoleModelAdmin):
+    owner_path = "supplier"
+    owner_field = "supplier"
+    scoped_choices = {"supplier": "", "sku": "product__supplier"}
+    console_can_delete = True
+    fields = ("supplier", "sku", "region", "tier", "mode", "value", "valid_from", "valid_to")
+    list_display = ("__str__", "sku", "region", "tier", "mode", "value", "valid_from", "valid_to")
+    list_filter = ("mode", "tier")
+    search_fields = ("sku__code", "sku__product__title", "region__name")
+    list_select_related = ("supplier", "sku", "region")
+
+
+class ShippingRateInline(ConsoleInline):
+    model = ShippingRate
+    console_can_delete = True
+    fields = ("region_codes", "tier", "first_weight_grams", "first_fee", "extra_weight_grams", "extra_fee",
+              "free_threshold")
+
+    def get_extra(self, request, obj=None, **kwargs):
+        return 1 if obj is None else 0
+
+
+@admin.register(ShippingTemplate, site=supplier_console)
+class ShippingTemplateAdmin(ConsoleModelAdmin):
+    owner_path = "supplier"
+    owner_field = "supplier"
+    scoped_choices = {"supplier": ""}
+    console_can_delete = True
+    fields = ("supplier", "name")
+    list_display = ("name", "supplier", "updated_at")
+    search_fields = ("name",)
+    inlines = [ShippingRateInline]
+
