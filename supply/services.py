@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -94,29 +94,47 @@ def inventory_sync(*, supplier: Supplier, batch_id: str, rows: Iterable[SyncRow]
                 latest[row.sku_code] = row
         stocks = {stock.sku_id: stock for stock in
                   Stock.objects.select_for_update().filter(sku_id__in=sku_ids.values()).order_by("sku_id")}
-        applied, stale, unknown = 0, [], []
+        missing = [Stock(sku_id=sku_id) for sku_id in sku_ids.values() if sku_id not in stocks]
+        for stock in Stock.objects.bulk_create(missing):
+            stocks[stock.sku_id] = stock
+        stale, unknown = [], []
+        updates: list[tuple[int, int, datetime]] = []
         movements = []
         for code, row in latest.items():
             sku_id = sku_ids.get(code)
             if sku_id is None:
                 unknown.append(code)
                 continue
-            stock = stocks.get(sku_id) or Stock.objects.create(sku_id=sku_id)
+            stock = stocks[sku_id]
             if stock.synced_as_of is not None and row.as_of <= stock.synced_as_of:
                 stale.append(code)
                 continue
             new_available = max(row.quantity - stock.reserved, 0)
-            delta = new_available - stock.available
-            # Under the row lock taken above, so this write cannot lose a concurrent reservation.
-            Stock.objects.filter(sku_id=sku_id).update(available=new_available, synced_as_of=row.as_of)
-            movements.append(StockMovement(sku_id=sku_id, kind=StockMovement.Kind.SYNC, available_delta=delta,
+            updates.append((sku_id, new_available, row.as_of))
+            movements.append(StockMovement(sku_id=sku_id, kind=StockMovement.Kind.SYNC,
+                                           available_delta=new_available - stock.available,
                                            reference=f"sync:{batch_id}"))
-            applied += 1
+        # Under the row locks taken above, so these writes cannot lose a concurrent reservation.
+        _stock_set_available(updates)
         StockMovement.objects.bulk_create(movements)
+        applied = len(updates)
         result = {"batch_id": batch_id, "received": len(rows), "applied": applied, "stale": sorted(stale),
                   "unknown": sorted(unknown), "replayed": False}
         InventorySyncBatch.objects.create(supplier=supplier, batch_id=batch_id, row_count=len(rows), result=result)
     return result
+
+
+def _stock_set_available(updates: list[tuple[int, int, datetime]], chunk: int = 1000) -> None:
+    """One UPDATE ... FROM (VALUES ...) per chunk instead of one statement per SKU."""
+    table = Stock._meta.db_table
+    with connection.cursor() as cursor:
+        for start in range(0, len(updates), chunk):
+            part = updates[start:start + chunk]
+            values = ", ".join(["(%s, %s, %s::timestamptz)"] * len(part))
+            params = [value for row in part for value in row]
+            cursor.execute(
+                f"UPDATE {table} AS s SET available = v.available, synced_as_of = v.as_of "  # noqa: S608
+                f"FROM (VALUES {values}) AS v(sku_id, available, as_of) WHERE s.sku_id = v.sku_id", params)
 
 
 def supplier_by_token(*, token: str) -> Supplier:
