@@ -22,7 +22,7 @@ SEARCH_QUERIES = ["heart", "蜡烛", "christmas", "杯子", "bag", "复古", "ca
 
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def checkout_bench() -> None:

@@ -24,5 +24,6 @@ class MoneyField(serializers.DecimalField):
 class IdempotencyKeyField(serializers.RegexField):
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 64)
-        kwargs.setdefault("error_messages", {"invalid": "幂等键只能包含字母、数字、-、_、: (letters, digits, - _ : only)"})
+        kwargs.setdefault("error_messages",
+                          {"invalid": "幂等键为 8-64 位字母、数字或 -_: (8-64 letters, digits, - _ :)"})
         super().__init__(r"^[A-Za-z0-9_:\-]{8,64}$", **kwargs)

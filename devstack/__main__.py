@@ -28,6 +28,7 @@ SETUP_COMMANDS: list[list[str]] = [
     ["migrate", "--noinput"],
     ["collectstatic", "--noinput", "--verbosity", "0"],
     ["create_demo_operator"],
+    ["load_demo"],
 ]
 
 

@@ -78,8 +78,9 @@ def inventory_sync(*, supplier: Supplier, batch_id: str, rows: Iterable[SyncRow]
     """
     rows = list(rows)
     if len(rows) > INVENTORY_SYNC_MAX_ROWS:
-        raise ValidationFailed(f"每批最多 {INVENTORY_SYNC_MAX_ROWS} 行 (at most {INVENTORY_SYNC_MAX_ROWS} rows a batch)",
-                               code="batch_too_large", detail={"rows": len(rows)})
+        limit = INVENTORY_SYNC_MAX_ROWS
+        raise ValidationFailed(f"每批最多 {limit} 行 (at most {limit} rows a batch)", code="batch_too_large",
+                               detail={"rows": len(rows)})
     with transaction.atomic():
         previous = InventorySyncBatch.objects.filter(supplier=supplier, batch_id=batch_id).first()
         if previous is not None:

@@ -244,10 +244,7 @@ class OrderListApi(APIView):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        from_cart = values.pop("from_cart")
-        order, created = orders.order_submit(buyer=request.user, **values)
-        if created and from_cart:
-            catalogue.cart_clear_listings(user=request.user, listing_ids=[line["listing_id"] for line in values["lines"]])
+        order, created = orders.order_submit(buyer=request.user, clear_cart=values.pop("from_cart"), **values)
         return Response(OrderOutput(order).data, status=201 if created else 200)
 
 

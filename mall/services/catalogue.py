@@ -107,7 +107,3 @@ def cart_remove(*, user, item_id: int) -> None:
     deleted, _ = CartItem.objects.filter(pk=item_id, user=user).delete()
     if not deleted:
         raise NotFound("购物车中没有该商品 (no such cart item)", code="cart_item_not_found")
-
-
-def cart_clear_listings(*, user, listing_ids: list[int]) -> None:
-    CartItem.objects.filter(user=user, listing_id__in=listing_ids).delete()

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from core.errors import BusinessRuleViolation, Conflict, NotFound
 from core.events import record_event
-from mall.models import Order, OrderEvent, OrderLine, Shipment, UserCoupon
+from mall.models import CartItem, Order, OrderEvent, OrderLine, Shipment, UserCoupon
 from mall.services import quotes
 from supply import services as supply_services
 
@@ -77,8 +77,10 @@ def _new_order_number() -> str:
 
 def order_submit(*, buyer, lines: list[dict], address_id: int, idempotency_key: str, coupon_id: int | None = None,
                  note: str = "", kind: str = Order.Kind.NORMAL,
-                 unit_price_override: dict[int, Decimal] | None = None) -> tuple[Order, bool]:
+                 unit_price_override: dict[int, Decimal] | None = None, clear_cart: bool = False
+                 ) -> tuple[Order, bool]:
     """Place an order: price it, lock the coupon, reserve the stock, split it into one shipment per supplier.
+    With `clear_cart` the ordered listings leave the buyer's cart in the same transaction.
 
     Returns (order, created). A retried submit with the same idempotency key returns the first order.
     """
@@ -89,6 +91,8 @@ def order_submit(*, buyer, lines: list[dict], address_id: int, idempotency_key: 
         with transaction.atomic():
             order = _order_create(buyer=buyer, lines=lines, address_id=address_id, idempotency_key=idempotency_key,
                                   coupon_id=coupon_id, note=note, kind=kind, unit_price_override=unit_price_override)
+            if clear_cart:
+                CartItem.objects.filter(user=buyer, listing_id__in=[line["listing_id"] for line in lines]).delete()
     except IntegrityError:
         # A concurrent submit with the same key won the unique constraint: its order is the answer.
         existing = Order.objects.filter(buyer=buyer, idempotency_key=idempotency_key).first()

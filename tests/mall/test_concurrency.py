@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from mall.models import GroupBuyMember, GroupBuyTeam, Order, Payment, UserCoupon
+from mall.models import GroupBuyMember, Order, Payment, UserCoupon
 from mall.services import coupons, group_buys, orders, payments
 from supply.models import Stock
 from tests.factories import AddressFactory, CouponTemplateFactory, GroupBuyCampaignFactory, UserFactory
