@@ -109,8 +109,9 @@ def command_smoke() -> int:
     failures: list[str] = []
     descendants: list = []
     try:
-        if not _wait_healthy(base, timeout=180):
-            failures.append("/healthz did not answer 200 within 180 s")
+        # The first run loads the demo (about 2 minutes here); the limit leaves room for a slower machine.
+        if not _wait_healthy(base, timeout=300):
+            failures.append("/healthz did not answer 200 within 300 s")
         else:
             log(f"smoke: healthy after {time.monotonic() - started:.1f} s")
             descendants = psutil.Process(supervisor.pid).children(recursive=True)

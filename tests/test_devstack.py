@@ -24,14 +24,15 @@ def test_configured_servers_win_and_nothing_is_started(tmp_path):
 
 
 def test_a_redis_with_the_graph_module_also_serves_as_the_graph():
+    # The FalkorDB server this session runs on is a Redis with the graph module loaded.
+    host_port = settings.GRAPH_URL.split("//")[1]
     env = {k: v for k, v in os.environ.items() if k != "GRAPH_URL"}
-    env.update(DEVSTACK_INSTANCE="pytest-nested", REDIS_URL=os.environ["REDIS_URL"])
+    env.update(DEVSTACK_INSTANCE="pytest-nested", REDIS_URL=f"redis://{host_port}/3")
     probe = "import os; print('GRAPH', os.environ['GRAPH_URL'])"
     result = subprocess.run([sys.executable, "-m", "devstack", "exec", "--", sys.executable, "-c", probe],
                             cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert "redis-server + FalkorDB: embedded" not in result.stdout
-    host_port = os.environ["REDIS_URL"].split("//")[1].split("/")[0]
     assert f"GRAPH falkordb://{host_port}" in result.stdout
 
 
