@@ -148,6 +148,7 @@ ORDER_AUTO_CONFIRM_AFTER = timedelta(days=env.int("ORDER_AUTO_CONFIRM_DAYS", def
 AFTER_SALE_WINDOW = timedelta(days=env.int("AFTER_SALE_WINDOW_DAYS", default=7))
 # HMAC key of the built-in simulated payment gateway (dev/demo). A real provider brings its own keys.
 PAYMENT_SIMULATED_SECRET = env.str("PAYMENT_SIMULATED_SECRET", default="simulated-gateway-dev-secret")
+PAYMENT_PROVIDERS = env.list("PAYMENT_PROVIDERS", default=["mall.services.payment_providers.SimulatedGateway"])
 
 # --- Login by phone + one-time code ---
 SMS_BACKEND = env.str("SMS_BACKEND", default="accounts.sms.LogSmsBackend")

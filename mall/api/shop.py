@@ -280,6 +280,7 @@ class PaymentInfoOutput(serializers.Serializer):
     amount = serializers.CharField()
     currency = serializers.CharField()
     pay_deadline = serializers.CharField()
+    pay_url = serializers.CharField()
 
 
 class OrderPayApi(APIView):
@@ -288,7 +289,7 @@ class OrderPayApi(APIView):
     @extend_schema(request=None, responses={200: PaymentInfoOutput}, tags=["payments"])
     def post(self, request, order_id: int):
         order = orders.order_for_buyer(buyer=request.user, order_id=order_id)
-        return Response(payments.simulated_checkout(order=order))
+        return Response(payments.payment_checkout(order=order))
 
 
 class SimulatedGatewayPayApi(APIView):

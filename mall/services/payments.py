@@ -4,22 +4,17 @@ A provider signs its callback body with HMAC-SHA256. The callback is idempotent 
 (unique constraint), refuses a bad signature and an amount that is not the order's total, and pays an order at most
 once (a partial unique index on succeeded payments per order) even when the same callback arrives many times at once.
 """
-import hashlib
-import hmac
-import json
-import secrets
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.errors import BusinessRuleViolation, NotAuthenticated, NotFound, ValidationFailed
+from core.errors import BusinessRuleViolation, NotFound
 from core.events import record_event
 from core.money import to_money
 from mall.models import Order, Payment, Refund, UserCoupon
 from mall.services.orders import IllegalTransition, order_transition
+from mall.services.payment_providers import PaymentNotice, SimulatedGateway, provider_get
 from supply import services as supply_services
 
 S = Order.Status
@@ -27,32 +22,12 @@ P = Order.PaymentStatus
 
 
 def sign(body: bytes, *, secret: str | None = None) -> str:
-    key = (secret or settings.PAYMENT_SIMULATED_SECRET).encode()
-    return hmac.new(key, body, hashlib.sha256).hexdigest()
-
-
-@dataclass(frozen=True)
-class PaymentNotice:
-    order_number: str
-    transaction_id: str
-    amount: Decimal
-    provider: str
+    """The simulated gateway's signature of a callback body (tests and tools sign their own callbacks with it)."""
+    return SimulatedGateway(secret).sign(body)
 
 
 def notice_parse(*, provider: str, body: bytes, signature: str) -> PaymentNotice:
-    if provider != "simulated":
-        raise NotFound("不支持的支付渠道 (unknown payment provider)", code="provider_unknown")
-    if not signature or not hmac.compare_digest(sign(body), signature):
-        raise NotAuthenticated("支付回调签名无效 (invalid callback signature)", code="signature_invalid")
-    try:
-        data = json.loads(body)
-        notice = PaymentNotice(order_number=str(data["order_number"]), transaction_id=str(data["transaction_id"]),
-                               amount=to_money(str(data["amount"])), provider=provider)
-    except (ValueError, KeyError, TypeError, InvalidOperation) as error:
-        raise ValidationFailed("支付回调内容无效 (malformed callback)", code="callback_malformed") from error
-    if not notice.transaction_id or len(notice.transaction_id) > 64:
-        raise ValidationFailed("交易号无效 (invalid transaction id)", code="callback_malformed")
-    return notice
+    return provider_get(provider).parse_notice(body=body, signature=signature)
 
 
 def payment_callback(*, provider: str, body: bytes, signature: str) -> Payment:
@@ -89,9 +64,12 @@ def _payment_apply(notice: PaymentNotice) -> Payment:
     if order.status != S.PENDING_PAYMENT:
         # Paid after it was cancelled (or a second payment): the money goes straight back.
         Payment.objects.filter(pk=payment.pk).update(status=Payment.Status.REFUNDED)
+        reference = f"late:{payment.pk}"
         Refund.objects.create(order=order, payment=payment, amount=payment.amount, status=Refund.Status.SUCCEEDED,
-                              reason="late_or_duplicate_payment", reference=f"late:{payment.pk}",
-                              provider_refund_id=f"sim-refund-{secrets.token_hex(8)}")
+                              reason="late_or_duplicate_payment", reference=reference,
+                              provider_refund_id=provider_get(payment.provider).refund(
+                                  transaction_id=payment.provider_transaction_id, amount=payment.amount,
+                                  reference=reference))
         record_event(kind="payment_refunded_late", actor=order.buyer, target=order,
                      payload={"transaction_id": notice.transaction_id, "amount": notice.amount})
         return payment
@@ -115,23 +93,22 @@ def _payment_apply(notice: PaymentNotice) -> Payment:
     return payment
 
 
-def simulated_checkout(*, order: Order) -> dict:
-    """What the client needs to pay with the simulated gateway (dev/demo): where to pay and how much."""
+def payment_checkout(*, order: Order, provider: str = "simulated") -> dict:
+    """What the client needs to pay the order: where to pay and how much."""
     if order.status != S.PENDING_PAYMENT:
         raise IllegalTransition("订单不是待支付状态 (the order is not awaiting payment)", code="order_not_payable",
                                 detail={"status": order.status})
     if order.pay_deadline <= timezone.now():
         raise IllegalTransition("订单已超时 (the payment window has closed)", code="order_pay_expired")
-    return {"provider": "simulated", "order_number": order.number, "amount": str(order.total),
-            "currency": order.currency, "pay_deadline": order.pay_deadline.isoformat()}
+    return provider_get(provider).checkout(order=order)
 
 
 def simulated_gateway_pay(*, order: Order) -> Payment:
     """The simulated gateway takes the money and notifies us exactly as a real one would: a signed callback."""
-    simulated_checkout(order=order)
-    body = json.dumps({"order_number": order.number, "transaction_id": f"sim-{secrets.token_hex(12)}",
-                       "amount": str(order.total), "status": "paid"}).encode()
-    return payment_callback(provider="simulated", body=body, signature=sign(body))
+    payment_checkout(order=order, provider="simulated")
+    gateway = provider_get("simulated")
+    body, signature = gateway.paid_notice(order=order)
+    return payment_callback(provider=gateway.name, body=body, signature=signature)
 
 
 def refund_issue(*, order: Order, amount: Decimal, reason: str, reference: str) -> Refund:
@@ -148,9 +125,15 @@ def refund_issue(*, order: Order, amount: Decimal, reason: str, reference: str) 
     if amount <= 0 or already + amount > payment.amount:
         raise BusinessRuleViolation("退款金额超过实付金额 (refund exceeds what was paid)", code="refund_exceeds_paid",
                                     detail={"paid": str(payment.amount), "refunded": str(already)})
+    try:
+        provider = provider_get(payment.provider)
+    except NotFound as error:
+        raise BusinessRuleViolation("该支付渠道不支持线上退款 (this payment cannot be refunded online)",
+                                    code="refund_not_supported") from error
     refund = Refund.objects.create(order=order, payment=payment, amount=amount, reason=reason[:200],
                                    reference=reference, status=Refund.Status.SUCCEEDED,
-                                   provider_refund_id=f"sim-refund-{secrets.token_hex(8)}")
+                                   provider_refund_id=provider.refund(transaction_id=payment.provider_transaction_id,
+                                                                      amount=amount, reference=reference))
     record_event(kind="refund_completed", actor=order.buyer, target=order,
                  payload={"amount": amount, "reason": reason, "refund_id": refund.pk})
     return refund
