@@ -25,7 +25,6 @@ from mall.models import (
     Store,
 )
 from mall.services import catalogue, orders
-from mall.services import console as console_services
 from supply.console import ConsoleModelAdmin, ConsoleSite, ReadOnlyInline, supplier_console
 from supply.models import SKU, Product, Stock, Supplier
 
@@ -215,7 +214,7 @@ class ListingAdmin(ConsoleModelAdmin):
     def save_through_service(self, request, form, change):
         data = form.cleaned_data
         if change:
-            return console_services.listing_update(listing_id=form.instance.pk, price=data["price"],
+            return catalogue.listing_update(listing_id=form.instance.pk, price=data["price"],
                                                    status=data["status"])
         return catalogue.listing_create(store=self.owner_of(request, form), sku=data["sku"], price=data["price"])
 

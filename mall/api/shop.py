@@ -4,7 +4,7 @@ One class per operation: validate, call one service or selector, render. Busines
 """
 from django.db import transaction
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -379,13 +379,17 @@ class CouponClaimApi(APIView):
 class MyCouponListApi(APIView):
     """我的优惠券 My coupons."""
 
-    @extend_schema(parameters=[OpenApiParameter("status", str, enum=list(UserCoupon.Status.values))],
-                   responses={200: UserCouponOutput(many=True)}, tags=["coupons"])
+    @extend_schema_serializer(component_name="MyCouponFilter")
+    class Filter(serializers.Serializer):
+        status = serializers.ChoiceField(choices=UserCoupon.Status.choices, required=False)
+
+    @extend_schema(parameters=[Filter], responses={200: UserCouponOutput(many=True)}, tags=["coupons"])
     def get(self, request):
+        filters = self.Filter(data=request.query_params)
+        filters.is_valid(raise_exception=True)
         mine = UserCoupon.objects.filter(user=request.user).select_related("template").order_by("-pk")
-        status = request.query_params.get("status")
-        if status in UserCoupon.Status.values:
-            mine = mine.filter(status=status)
+        if "status" in filters.validated_data:
+            mine = mine.filter(status=filters.validated_data["status"])
         return paginate(self, mine, UserCouponOutput)
 
 

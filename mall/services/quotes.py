@@ -10,7 +10,7 @@ Order of operations (all Decimal, cents, half-up):
 5. total = subtotal - discount + shipping.
 """
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -60,7 +60,6 @@ class Quote:
     discount_total: Decimal
     shipping_fee: Decimal
     total: Decimal
-    problems: list[dict] = field(default_factory=list)
 
 
 def _parse_lines(lines: list[dict]) -> dict[int, int]:

@@ -1,4 +1,3 @@
-import threading
 from datetime import timedelta
 
 import pytest
@@ -9,6 +8,7 @@ from core.events import EventDeliveryFailed, event_deliver, events_redeliver, re
 from core.models import BehaviourEvent, EventDelivery
 from core.tasks import events_deliver_task
 from tests.factories import UserFactory
+from tests.helpers import race
 
 pytestmark = pytest.mark.django_db
 
@@ -122,23 +122,7 @@ def test_concurrent_deliveries_of_one_event_apply_the_effect_once(django_capture
 
     with django_capture_on_commit_callbacks(execute=False):
         event = record_event(kind="probe_ping")
-    barrier = threading.Barrier(4)
-    errors = []
-
-    def deliver():
-        try:
-            barrier.wait()
-            event_deliver(event_id=event.pk)
-        except Exception as error:  # collected and asserted below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=deliver) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _results, errors = race(4, lambda index: event_deliver(event_id=event.pk))
     assert errors == []
     assert BehaviourEvent.objects.filter(kind="probe_pong", object_id=str(event.pk)).count() == 1
 

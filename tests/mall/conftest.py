@@ -23,15 +23,14 @@ def store(db):
 @pytest.fixture
 def supplier(db):
     supplier = SupplierFactory()
-    rate = ShippingRateFactory(template__supplier=supplier)
-    supplier.default_template = rate.template
+    supplier.rate = ShippingRateFactory(template__supplier=supplier)  # 10.00 first kg, +5.00/kg, free from 99.00
     return supplier
 
 
 @pytest.fixture
 def listing(store, supplier):
     """50.00, floor 30.00, 500 g, 100 in stock, shipped under the supplier's template (10.00 first kg, free >= 99)."""
-    product = ProductFactory(supplier=supplier, shipping_template=supplier.default_template)
+    product = ProductFactory(supplier=supplier, shipping_template=supplier.rate.template)
     return ListingFactory(store=store, sku=SKUFactory(product=product), price=Decimal("50.00"))
 
 

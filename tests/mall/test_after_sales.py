@@ -7,33 +7,20 @@ from django.utils import timezone
 
 from core.models import BehaviourEvent
 from mall.models import AfterSale, Order, OrderEvent, OrderLine, Refund, Shipment, UserCoupon
-from mall.services import after_sales, coupons, orders, payments
+from mall.services import after_sales, coupons, orders
 from supply.models import Stock
 from tests.factories import (
     AddressFactory,
     CouponTemplateFactory,
     ListingFactory,
     ProductFactory,
-    ShippingRateFactory,
     SKUFactory,
     StoreFactory,
-    SupplierFactory,
     UserFactory,
 )
+from tests.mall.conftest import pay
 
 D = Decimal
-
-
-@pytest.fixture
-def supplier(db):
-    supplier = SupplierFactory()
-    supplier.rate = ShippingRateFactory(template__supplier=supplier)  # 10.00 first kg, +5.00/kg, free from 99.00
-    return supplier
-
-
-@pytest.fixture
-def store(db):
-    return StoreFactory()
 
 
 def make_listing(store, supplier, price: str, weight_grams: int = 500):
@@ -43,23 +30,11 @@ def make_listing(store, supplier, price: str, weight_grams: int = 500):
     return ListingFactory(store=store, sku=sku, price=D(price))
 
 
-@pytest.fixture
-def buyer(db):
-    return UserFactory()
-
-
-@pytest.fixture
-def address(buyer):
-    return AddressFactory(user=buyer)
-
-
 def paid_order(buyer, address, lines, key="after-sale-order-1", coupon_id=None) -> Order:
     order, _ = orders.order_submit(buyer=buyer, lines=[{"listing_id": listing.pk, "quantity": quantity}
                                                        for listing, quantity in lines],
                                    address_id=address.pk, idempotency_key=key, coupon_id=coupon_id)
-    payments.simulated_gateway_pay(order=order)
-    order.refresh_from_db()
-    return order
+    return pay(order)
 
 
 def ship(order) -> None:

@@ -1,11 +1,9 @@
 """Bargain (砍价): the cut arithmetic, the session's rules, buying at the floor, concurrent helpers, the API."""
 import random
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from core.models import BehaviourEvent
@@ -22,6 +20,7 @@ from tests.factories import (
     SupplierFactory,
     UserFactory,
 )
+from tests.helpers import race
 
 CENT = Decimal("0.01")
 
@@ -306,27 +305,8 @@ def test_concurrent_helpers_never_exceed_the_count_and_land_exactly_on_the_floor
     owner = UserFactory()
     session = bargains.bargain_open(owner=owner, campaign_id=campaign.pk)
     friends = [UserFactory() for _ in range(15)]
-    barrier = threading.Barrier(len(friends))
-    results, errors = [], []
-    lock = threading.Lock()
-
-    def run(friend):
-        try:
-            barrier.wait()
-            outcome = bargains.bargain_help(session_id=session.pk, helper=friend)
-            with lock:
-                results.append(outcome)
-        except Exception as error:  # collected and asserted below
-            with lock:
-                errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(friend,)) for friend in friends]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    results, errors = race(len(friends), lambda index: bargains.bargain_help(session_id=session.pk,
+                                                                             helper=friends[index]))
     assert len(results) == 6
     assert len(errors) == 9 and {getattr(e, "code", repr(e)) for e in errors} == {"bargain_closed"}
     session.refresh_from_db()

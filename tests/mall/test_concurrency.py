@@ -1,44 +1,17 @@
 """Races on real PostgreSQL with real threads: no oversell, no double coupon, no overfilled team, no double pay."""
 import json
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from mall.models import GroupBuyMember, Order, Payment, UserCoupon
 from mall.services import coupons, group_buys, orders, payments
 from supply.models import Stock
 from tests.factories import AddressFactory, CouponTemplateFactory, GroupBuyCampaignFactory, UserFactory
+from tests.helpers import race
 from tests.mall.conftest import pay, place
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def race(workers: int, action) -> tuple[list, list]:
-    """Start `workers` threads at the same instant; collect results and errors."""
-    barrier = threading.Barrier(workers)
-    results, errors = [], []
-    lock = threading.Lock()
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            outcome = action(index)
-            with lock:
-                results.append(outcome)
-        except Exception as error:  # collected and asserted by the caller
-            with lock:
-                errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results, errors
 
 
 def test_fifty_buyers_racing_for_the_last_ten_units_get_exactly_ten_orders(listing):

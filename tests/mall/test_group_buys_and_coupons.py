@@ -165,3 +165,15 @@ def test_threshold_not_met_and_other_peoples_coupons_are_refused(buyer, address,
     with pytest.raises(quotes.NotFound):
         quotes.quote_build(buyer=stranger, address_id=AddressFactory(user=stranger).pk, coupon_id=coupon.pk,
                            lines=[{"listing_id": listing.pk, "quantity": 3}])
+
+
+def test_my_coupons_filter_by_status_and_refuse_an_unknown_one(buyer, listing):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(buyer)
+    coupons.coupon_claim(user=buyer, template_id=CouponTemplateFactory(store=listing.store).pk)
+    assert client.get("/api/v1/coupons/mine", {"status": "available"}).json()["count"] == 1
+    assert client.get("/api/v1/coupons/mine", {"status": "used"}).json()["count"] == 0
+    response = client.get("/api/v1/coupons/mine", {"status": "bogus"})
+    assert (response.status_code, response.json()["code"]) == (400, "invalid")
