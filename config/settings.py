@@ -131,6 +131,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.events_redeliver_task",
         "schedule": timedelta(seconds=env.int("EVENTS_SWEEP_SECONDS", default=60)),
     },
+    "behaviour-events-batch-consumers": {
+        "task": "core.events_consumers_run_task",
+        "schedule": timedelta(seconds=env.int("EVENTS_CONSUME_SECONDS", default=5)),
+    },
     "orders-close-unpaid": {"task": "mall.orders_close_expired_task", "schedule": timedelta(minutes=1)},
     "orders-auto-confirm": {"task": "mall.orders_auto_confirm_task", "schedule": timedelta(minutes=30)},
     "group-buy-teams-expire": {"task": "mall.group_buy_teams_expire_task", "schedule": timedelta(minutes=1)},
@@ -141,6 +145,9 @@ CELERY_BEAT_SCHEDULE = {
 # An event whose handlers have not all finished this long after it was written is re-delivered by the sweep.
 EVENTS_REDELIVER_AFTER = timedelta(seconds=env.int("EVENTS_REDELIVER_AFTER_SECONDS", default=60))
 EVENTS_MAX_ATTEMPTS = env.int("EVENTS_MAX_ATTEMPTS", default=10)
+
+# --- Health ---
+HEALTH_TIMEOUT_SECONDS = env.float("HEALTH_TIMEOUT_SECONDS", default=1.5)
 
 # --- Orders and payments ---
 ORDER_PAY_TIMEOUT = timedelta(minutes=env.int("ORDER_PAY_TIMEOUT_MINUTES", default=30))

@@ -7,6 +7,8 @@ class CoreConfig(AppConfig):
     verbose_name = "核心 Core"
 
     def ready(self) -> None:
-        # Every app's events.py subscribes its handlers here, in every process (web, worker, beat, tests),
-        # so writers and consumers see the same registry.
+        # Every app's events.py declares its kinds and subscribes its handlers and batch consumers here, in every
+        # process (web, worker, beat, tests), so writers and consumers see the same registry.
+        from core import checks, consumers  # noqa: F401  (registers the system check and the kernel's consumer)
+
         autodiscover_modules("events")

@@ -1,35 +1,147 @@
-"""The behaviour-event spine: record events in the writer's transaction, deliver them to handlers after commit.
+"""The behaviour-event spine: declared kinds, one append-only table, two kinds of consumer.
 
-Writers call `record_event(...)` inside the transaction that makes the change. Consumers subscribe a handler per
-event kind in their app's `events.py` (imported at start-up by `CoreConfig.ready`):
+Declaring. Each app declares the kinds it emits in its own `events.py` (imported at start-up by `CoreConfig.ready`):
 
-    @subscribe("order_paid")
-    def award_points_for_order(event: BehaviourEvent) -> None: ...
+    ORDER_PAID = declare("order_paid", meaning="an order was paid", fields={"total": Decimal, "store_id": int})
 
-Delivery runs in Celery after commit. Each (event, handler) pair has one `EventDelivery` row; the handler runs
-in a transaction that also marks that row done, under a row lock, so a delivery that runs twice (a retried task,
-the sweep, two workers) has its effect exactly once. A handler that raises is rolled back and retried with
-backoff; the periodic sweep re-delivers events that a lost task or a crashed worker left unhandled.
+`record_event` refuses a kind nobody declared, a payload missing a declared field or carrying an undeclared one,
+and an actor the kind does not allow (visitor kinds need a user or an anonymous visitor id, never neither).
+`manage.py events_catalogue` writes the catalogue to docs/events.md.
+
+Recording. Writers call `record_event(...)` inside the transaction that makes the change. The row never changes
+afterwards (no delivery state on it, no foreign key into it), so the table can be partitioned by month.
+
+Consuming, two ways, both safe to run twice:
+
+- Transactional handlers (`@subscribe("order_paid")`) for low-volume kinds whose effect lives in this database
+  (points, commission). `record_event` writes one EventDelivery row per handler in the writer's transaction and
+  asks a worker after commit to deliver; each handler runs in a transaction that also marks its delivery row done,
+  under a row lock, so a retried task, the sweep and a second worker apply the effect exactly once.
+- Batch consumers (`@batch_consumer("card_viewed", ...)`) for everything else, above all high-volume kinds: no task
+  per event. A consumer reads events in batches in commit order from its durable EventCursor, may run outside any
+  database transaction (writes to another server, such as the graph) and must then be idempotent, and reports its
+  lag (`consumer_lag`).
+
+Why batch readers cannot skip an event: ids are handed out when a row is inserted, but transactions commit in any
+order, so "id > last id read" would skip an event whose transaction commits after a later id was already read.
+Each event stores the id of its writing transaction; a consumer reads only events of transactions older than the
+oldest transaction still running (`pg_snapshot_xmin`), which have all committed or rolled back, in
+(transaction id, id) order. Nothing can appear behind that horizon later.
 """
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
-from django.db.models import F
+from django.db import connection, models, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
-from core.models import BehaviourEvent, EventDelivery
+from core.models import BehaviourEvent, EventCursor, EventDelivery
 from core.transactions import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[BehaviourEvent], None]
+BatchHandler = Callable[[list[BehaviourEvent]], None]
+MAX_VISITOR_ID_LENGTH = 64
+POSITION_MAX = 2**63 - 1
 
 
+# --- declared kinds ---------------------------------------------------------------------------------------------
+class Actor(StrEnum):
+    """Who an event of a kind is about."""
+
+    USER = "user"  # a logged-in user, always
+    VISITOR = "visitor"  # a user or an anonymous visitor id (device id), never neither
+    ANY = "any"  # may have no actor (timers, operators' batch jobs)
+
+
+@dataclass(frozen=True)
+class EventKind:
+    name: str
+    meaning: str
+    fields: Mapping[str, Any]
+    optional: Mapping[str, Any]
+    actor: Actor
+    declared_in: str
+
+
+class UndeclaredEventKind(LookupError):
+    pass
+
+
+class EventPayloadInvalid(TypeError):
+    pass
+
+
+_kinds: dict[str, EventKind] = {}
+
+
+def declare(name: str, *, meaning: str, fields: Mapping[str, Any] | None = None,
+            optional: Mapping[str, Any] | None = None, actor: Actor = Actor.USER) -> EventKind:
+    """Declare an event kind: its payload fields (name -> type, or a union such as `int | None`), a one-line
+    meaning and who its actor is. Declaring the same kind twice with a different shape is a programming error."""
+    kind = EventKind(name=name, meaning=meaning, fields=dict(fields or {}), optional=dict(optional or {}),
+                     actor=Actor(actor), declared_in=_caller_module())
+    existing = _kinds.get(name)
+    if existing is not None and (existing.fields, existing.optional, existing.actor) != (
+            kind.fields, kind.optional, kind.actor):
+        raise ValueError(f"event kind {name!r} is already declared differently in {existing.declared_in}")
+    _kinds[name] = kind
+    return kind
+
+
+def _caller_module() -> str:
+    import sys
+
+    frame = sys._getframe(2)
+    return frame.f_globals.get("__name__", "?")
+
+
+def kind_get(name: str) -> EventKind:
+    kind = _kinds.get(name)
+    if kind is None:
+        raise UndeclaredEventKind(f"event kind {name!r} is not declared in any app's events.py")
+    return kind
+
+
+def kinds_declared() -> list[EventKind]:
+    return sorted(_kinds.values(), key=lambda kind: (kind.declared_in, kind.name))
+
+
+def _type_matches(value: Any, expected: Any) -> bool:
+    if isinstance(expected, types.UnionType):
+        return any(_type_matches(value, member) for member in expected.__args__)
+    if expected is None or expected is type(None):
+        return value is None
+    if expected is Decimal:
+        return isinstance(value, Decimal | int) and not isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected is list:
+        return isinstance(value, list | tuple)
+    return isinstance(value, expected)
+
+
+def payload_check(kind: EventKind, payload: Mapping[str, Any]) -> None:
+    missing = [name for name in kind.fields if name not in payload]
+    unknown = [name for name in payload if name not in kind.fields and name not in kind.optional]
+    if missing or unknown:
+        raise EventPayloadInvalid(f"event {kind.name!r}: missing fields {missing}, undeclared fields {unknown}")
+    for name, value in payload.items():
+        expected = kind.fields.get(name, kind.optional.get(name))
+        if not _type_matches(value, expected):
+            raise EventPayloadInvalid(f"event {kind.name!r}: field {name!r} is {type(value).__name__}, "
+                                      f"declared {getattr(expected, '__name__', expected)}")
+
+
+# --- transactional handlers -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Subscription:
     name: str
@@ -49,10 +161,10 @@ class EventDeliveryFailed(Exception):
 
 
 def subscribe(*kinds: str, name: str | None = None) -> Callable[[Handler], Handler]:
-    """Register the decorated function as a handler of the given event kinds.
+    """Register the decorated function as a transactional handler of the given event kinds.
 
-    The handler's name (default: its dotted path) is stored with each delivery, so renaming a handler
-    makes it a new subscriber.
+    The handler's name (default: its dotted path) is stored with each delivery, so renaming a handler makes it a
+    new subscriber. Subscribe only to low-volume kinds: each event of the kind costs a delivery row and a task.
     """
 
     def decorator(function: Handler) -> Handler:
@@ -72,96 +184,121 @@ def handlers_for(kind: str) -> list[_Subscription]:
     return list(_subscriptions.get(kind, {}).values())
 
 
+def subscriptions() -> dict[str, list[str]]:
+    """Event kind -> names of its transactional handlers."""
+    return {kind: sorted(handlers) for kind, handlers in _subscriptions.items() if handlers}
+
+
+# --- recording --------------------------------------------------------------------------------------------------
 def record_event(
     *,
     kind: str,
     actor: Any = None,
+    visitor_id: str = "",
     target: models.Model | None = None,
     object_type: str = "",
     object_id: str | int = "",
     payload: dict[str, Any] | None = None,
     occurred_at: datetime | None = None,
 ) -> BehaviourEvent:
-    """Append one behaviour event in the caller's transaction and deliver it to its handlers after commit.
+    """Append one behaviour event in the caller's transaction; transactional handlers get it after commit.
 
     `target` names the object the event is about (its model label and pk); `object_type`/`object_id` do the same
-    for objects that are not rows. `occurred_at` is for imports of history (the demo loader); live code leaves it.
+    for objects that are not rows. `visitor_id` is an anonymous visitor's device id. `occurred_at` is for imports
+    of history; live code leaves it.
     """
+    declared = kind_get(kind)
+    payload = payload or {}
+    payload_check(declared, payload)
+    actor_id = getattr(actor, "pk", None) if actor is not None else None
+    visitor_id = visitor_id or ""
+    if len(visitor_id) > MAX_VISITOR_ID_LENGTH:
+        raise EventPayloadInvalid(f"event {kind!r}: visitor id longer than {MAX_VISITOR_ID_LENGTH}")
+    if declared.actor == Actor.USER and actor_id is None:
+        raise EventPayloadInvalid(f"event {kind!r} needs a user as its actor")
+    if declared.actor == Actor.VISITOR and actor_id is None and not visitor_id:
+        raise EventPayloadInvalid(f"event {kind!r} needs a user or a visitor id as its actor")
     if target is not None:
         object_type = target._meta.label_lower
         object_id = target.pk
-    now = timezone.now()
-    has_handlers = bool(handlers_for(kind))
     event = BehaviourEvent.objects.create(
-        actor=actor if actor is not None and getattr(actor, "pk", None) else None,
-        kind=kind,
-        object_type=object_type,
-        object_id=str(object_id),
-        payload=payload or {},
-        created_at=occurred_at or now,
-        handled_at=None if has_handlers else now,
+        kind=kind, actor_id=actor_id, visitor_id=visitor_id, object_type=object_type, object_id=str(object_id),
+        payload=payload, created_at=occurred_at or timezone.now(),
     )
-    if has_handlers:
+    subscriptions = handlers_for(kind)
+    if subscriptions:
+        EventDelivery.objects.bulk_create(
+            [EventDelivery(event_id=event.pk, kind=kind, handler=s.name) for s in subscriptions])
         from core.tasks import events_deliver_task
 
         enqueue_on_commit(events_deliver_task, event.pk)
     return event
 
 
+# --- delivering to transactional handlers -----------------------------------------------------------------------
 def event_deliver(*, event_id: int) -> None:
     """Run every handler of the event that has not yet succeeded. Safe to call any number of times.
 
     Raises EventDeliveryFailed when a handler failed and may be retried.
     """
-    event = BehaviourEvent.objects.filter(pk=event_id).first()
-    if event is None or event.handled_at is not None:
+    pending = list(EventDelivery.objects.filter(event_id=event_id, done_at__isnull=True).values_list(
+        "handler", flat=True))
+    if not pending:
         return
-    subscriptions = handlers_for(event.kind)
-    EventDelivery.objects.bulk_create(
-        [EventDelivery(event=event, handler=s.name) for s in subscriptions], ignore_conflicts=True
-    )
+    event = BehaviourEvent.objects.filter(pk=event_id).first()
+    if event is None:
+        return
+    subscriptions = {s.name: s for s in handlers_for(event.kind)}
     failed: list[str] = []
-    for subscription in subscriptions:
-        outcome = _deliver_once(event, subscription)
-        if outcome == "failed":
-            failed.append(subscription.name)
+    for handler_name in pending:
+        subscription = subscriptions.get(handler_name)
+        if subscription is None:  # unsubscribed since: left visible, nothing to run
+            continue
+        if _deliver_once(event, subscription) == "failed":
+            failed.append(handler_name)
     if failed:
         raise EventDeliveryFailed(event.pk, failed)
-    BehaviourEvent.objects.filter(pk=event.pk, handled_at__isnull=True).update(handled_at=timezone.now())
 
 
 def _deliver_once(event: BehaviourEvent, subscription: _Subscription) -> str:
     try:
         with transaction.atomic():
-            delivery = EventDelivery.objects.select_for_update().get(event=event, handler=subscription.name)
-            if delivery.done_at is not None:
+            delivery = (EventDelivery.objects.select_for_update()
+                        .filter(event_id=event.pk, handler=subscription.name).first())
+            if delivery is None or delivery.done_at is not None:
                 return "done"
             if delivery.attempts >= settings.EVENTS_MAX_ATTEMPTS:
                 # Given up: left visible in admin with its last error; an operator may reset it.
                 return "dead"
             subscription.function(event)
-            EventDelivery.objects.filter(pk=delivery.pk).update(done_at=timezone.now(), attempts=F("attempts") + 1)
+            now = timezone.now()
+            EventDelivery.objects.filter(pk=delivery.pk).update(done_at=now, attempted_at=now,
+                                                                attempts=F("attempts") + 1)
             return "done"
     except Exception as error:  # a handler may fail in any way; its transaction is rolled back
         logger.exception("handler %s failed on event %s", subscription.name, event.pk)
-        EventDelivery.objects.filter(event=event, handler=subscription.name).update(
-            attempts=F("attempts") + 1, last_error=f"{type(error).__name__}: {error}"[:2000]
-        )
+        EventDelivery.objects.filter(event_id=event.pk, handler=subscription.name).update(
+            attempts=F("attempts") + 1, attempted_at=timezone.now(),
+            last_error=f"{type(error).__name__}: {error}"[:2000])
         return "failed"
 
 
-def events_redeliver(*, older_than: datetime | None = None, limit: int = 1000) -> int:
-    """Re-send unhandled events older than `older_than` (the sweep). Returns how many were sent."""
-    from core.tasks import events_deliver_task
-
+def events_redeliver(*, older_than: datetime | None = None, limit: int = 500) -> int:
+    """The sweep: deliver events whose deliveries are still pending `older_than` after they were written and last
+    tried (a lost task, a broker outage, a crashed worker). Runs on a worker and delivers in-line, so it needs no
+    broker. Returns how many events it tried."""
     cutoff = older_than or timezone.now() - settings.EVENTS_REDELIVER_AFTER
     event_ids = list(
-        BehaviourEvent.objects.filter(handled_at__isnull=True, created_at__lt=cutoff)
-        .order_by("created_at")
-        .values_list("pk", flat=True)[:limit]
+        EventDelivery.objects.filter(done_at__isnull=True, created_at__lt=cutoff,
+                                     attempts__lt=settings.EVENTS_MAX_ATTEMPTS)
+        .filter(Q(attempted_at__isnull=True) | Q(attempted_at__lt=cutoff))
+        .order_by("event_id").values_list("event_id", flat=True).distinct()[:limit]
     )
     for event_id in event_ids:
-        events_deliver_task.delay(event_id)
+        try:
+            event_deliver(event_id=event_id)
+        except EventDeliveryFailed:
+            pass  # counted on its delivery rows; the next sweep tries again
     return len(event_ids)
 
 
@@ -171,8 +308,162 @@ def event_delivery_reset(*, delivery_id: int) -> None:
         delivery = EventDelivery.objects.select_for_update().get(pk=delivery_id)
         if delivery.done_at is not None:
             return
-        EventDelivery.objects.filter(pk=delivery.pk).update(attempts=0, last_error="")
-        BehaviourEvent.objects.filter(pk=delivery.event_id).update(handled_at=None)
+        EventDelivery.objects.filter(pk=delivery.pk).update(attempts=0, last_error="", attempted_at=None)
         from core.tasks import events_deliver_task
 
         enqueue_on_commit(events_deliver_task, delivery.event_id)
+
+
+# --- batch consumers --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BatchConsumer:
+    name: str
+    kinds: frozenset[str]
+    function: BatchHandler
+    batch_size: int
+    in_transaction: bool
+    queue: str = "default"
+    meaning: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+_consumers: dict[str, BatchConsumer] = {}
+
+
+def batch_consumer(*kinds: str, name: str | None = None, batch_size: int = 500, in_transaction: bool = True,
+                   queue: str = "default", meaning: str = "") -> Callable[[BatchHandler], BatchHandler]:
+    """Register the decorated function as a batch consumer of the given kinds (none given: every kind): it is
+    called with lists of events in commit order, at most `batch_size` at a time.
+
+    `in_transaction=True`: each batch runs in one transaction with the cursor's advance, so its database effect
+    happens exactly once. `in_transaction=False`: for writes to another server; the batch is read, handled and the
+    cursor advanced in separate steps, so after a crash a batch may be handled again: the function must be
+    idempotent.
+    """
+
+    def decorator(function: BatchHandler) -> BatchHandler:
+        consumer_name = name or f"{function.__module__}.{function.__qualname__}"
+        _consumers[consumer_name] = BatchConsumer(consumer_name, frozenset(kinds), function, batch_size,
+                                                  in_transaction, queue, meaning or (function.__doc__ or "").strip())
+        return function
+
+    return decorator
+
+
+def batch_consumers() -> list[BatchConsumer]:
+    return list(_consumers.values())
+
+
+def remove_batch_consumer(name: str) -> None:
+    _consumers.pop(name, None)
+
+
+def _horizon() -> int:
+    """The oldest transaction still running: every event of an older transaction is committed and visible."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        return cursor.fetchone()[0]
+
+
+def _of_kinds(consumer: BatchConsumer):
+    events = BehaviourEvent.objects.all()
+    return events.filter(kind__in=consumer.kinds) if consumer.kinds else events
+
+
+def _after(transaction_id: int, event_id: int) -> Q:
+    return Q(transaction_id__gt=transaction_id) | Q(transaction_id=transaction_id, id__gt=event_id)
+
+
+def _read_batch(consumer: BatchConsumer, cursor: EventCursor) -> tuple[list[BehaviourEvent], tuple[int, int]]:
+    """The next batch after the cursor and the position the cursor may move to once it is handled."""
+    horizon = _horizon()
+    events = list(_of_kinds(consumer).filter(transaction_id__lt=horizon)
+                  .filter(_after(cursor.transaction_id, cursor.event_id))
+                  .order_by("transaction_id", "id")[:consumer.batch_size])
+    if len(events) < consumer.batch_size:
+        # Everything of these kinds below the horizon has been read: later reads may start at the horizon,
+        # so a consumer of rare kinds does not rescan the events of other kinds every time.
+        return events, (horizon - 1, POSITION_MAX)
+    last = events[-1]
+    return events, (last.transaction_id, last.pk)
+
+
+def _advance(cursor: EventCursor, events: list[BehaviourEvent], position: tuple[int, int]) -> None:
+    now = timezone.now()
+    fields = {"transaction_id": position[0], "event_id": position[1], "last_run_at": now, "last_error": "",
+              "processed": F("processed") + len(events)}
+    if events:
+        fields["last_event_at"] = events[-1].created_at
+    EventCursor.objects.filter(pk=cursor.pk).update(**fields)
+    cursor.transaction_id, cursor.event_id = position
+
+
+class _AdvisoryLock:
+    """A session-level PostgreSQL advisory lock: one runner per consumer at a time, across every process, held
+    without an open transaction and released by the server if the process dies."""
+
+    def __init__(self, name: str):
+        self.key = f"events.consumer:{name}"
+        self.acquired = False
+
+    def __enter__(self) -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [self.key])
+            self.acquired = bool(cursor.fetchone()[0])
+        return self.acquired
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [self.key])
+
+
+def consumer_run(*, name: str, max_batches: int | None = None) -> int:
+    """Feed a batch consumer until it has caught up (or `max_batches` ran). Returns how many events it handled;
+    0 when another process is running the same consumer right now."""
+    consumer = _consumers[name]
+    if connection.in_atomic_block:
+        raise RuntimeError("consumer_run must not be called inside a transaction")
+    handled = 0
+    with _AdvisoryLock(name) as acquired:
+        if not acquired:
+            return 0
+        cursor, _created = EventCursor.objects.get_or_create(consumer=name)
+        batches = 0
+        while max_batches is None or batches < max_batches:
+            batches += 1
+            try:
+                if consumer.in_transaction:
+                    with transaction.atomic():
+                        events, position = _read_batch(consumer, cursor)
+                        if events:
+                            consumer.function(events)
+                        _advance(cursor, events, position)
+                else:
+                    events, position = _read_batch(consumer, cursor)
+                    if events:
+                        consumer.function(events)
+                    _advance(cursor, events, position)
+            except Exception as error:
+                logger.exception("batch consumer %s failed", name)
+                EventCursor.objects.filter(pk=cursor.pk).update(
+                    last_error=f"{type(error).__name__}: {error}"[:2000], last_run_at=timezone.now())
+                raise
+            handled += len(events)
+            if len(events) < consumer.batch_size:
+                break
+    return handled
+
+
+def consumer_lag(*, name: str) -> dict[str, Any]:
+    """How far behind a consumer is: events of its kinds it has not handled (counted up to 100,000) and the age
+    in seconds of the oldest of them (0 when it has caught up)."""
+    consumer = _consumers[name]
+    cursor = EventCursor.objects.filter(consumer=name).first() or EventCursor(consumer=name)
+    behind = _of_kinds(consumer).filter(_after(cursor.transaction_id, cursor.event_id))
+    pending = behind.values("pk")[:100_000].count()
+    oldest = (behind.order_by("transaction_id", "id").values_list("created_at", flat=True).first()
+              if pending else None)
+    lag = (timezone.now() - oldest).total_seconds() if oldest else 0.0
+    return {"consumer": name, "pending": pending, "lag_seconds": round(max(lag, 0.0), 3),
+            "processed": cursor.processed, "last_run_at": cursor.last_run_at, "last_error": cursor.last_error}

@@ -1,13 +1,44 @@
-"""Side effects leave only after commit (STYLE.md rule 7)."""
+"""Side effects leave only after commit (STYLE.md rule 7), and a broker outage never fails a committed request.
+
+`enqueue_on_commit` sends a Celery task once the current transaction commits. Publishing has short, bounded
+timeouts (settings: CELERY_BROKER_TRANSPORT_OPTIONS, no publish retries); when the broker cannot take the task, the
+failure is logged and swallowed: the change is committed, and every task sent this way has a sweep that finds its
+work in the database (event deliveries, order and team timers, refunds), so nothing is lost, only late.
+"""
+import logging
 from functools import partial
 from typing import Any
 
+import redis.exceptions
 from django.db import transaction
+from kombu.exceptions import OperationalError
+
+logger = logging.getLogger(__name__)
+
+BROKER_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError, TimeoutError,
+    OSError,
+)
 
 
-def enqueue_on_commit(task: Any, *args: Any, using: str | None = None, **kwargs: Any) -> None:
+def publish(task: Any, *args: Any, countdown: int | None = None, **kwargs: Any) -> bool:
+    """Send a task now. True if the broker took it; False (logged) if it is unreachable."""
+    if task.app.conf.task_always_eager:  # tests: run it here, and let its own errors surface
+        task.apply_async(args=args, kwargs=kwargs, countdown=countdown)
+        return True
+    try:
+        task.apply_async(args=args, kwargs=kwargs, countdown=countdown, retry=False)
+    except BROKER_ERRORS as error:
+        logger.warning("broker unavailable, task %s%s not sent (its sweep will do the work): %s: %s",
+                       task.name, args, type(error).__name__, error)
+        return False
+    return True
+
+
+def enqueue_on_commit(task: Any, *args: Any, countdown: int | None = None, using: str | None = None,
+                      **kwargs: Any) -> None:
     """Send a Celery task once the current transaction commits (at once outside a transaction).
 
     A rolled-back transaction sends nothing, so a worker never sees a row that does not exist.
     """
-    transaction.on_commit(partial(task.delay, *args, **kwargs), using=using)
+    transaction.on_commit(partial(publish, task, *args, countdown=countdown, **kwargs), using=using)

@@ -1092,8 +1092,8 @@ def _orders_write(*, chunk: list[PlannedOrder], plan: DemoPlan, stores: list[Sto
             actor_id=buyer_id, kind="order_paid", object_type="mall.order", object_id=str(order.pk),
             payload={"total": str(order.total), "store_id": store_id, "kind": Order.Kind.NORMAL.value,
                      "lines": [[line.code, line.quantity] for line in planned.lines]},
-            # handled_at = created_at: history is already "handled", no handler reacts to it.
-            created_at=planned.created_at, handled_at=planned.created_at))
+            # History gets no delivery rows: no transactional handler reacts to it.
+            created_at=planned.created_at))
     OrderLine.objects.bulk_create(lines, batch_size=BATCH_SIZE)
     BehaviourEvent.objects.bulk_create(events, batch_size=BATCH_SIZE)
 

@@ -71,7 +71,8 @@ def _payment_apply(notice: PaymentNotice) -> Payment:
                                   transaction_id=payment.provider_transaction_id, amount=payment.amount,
                                   reference=reference))
         record_event(kind="payment_refunded_late", actor=order.buyer, target=order,
-                     payload={"transaction_id": notice.transaction_id, "amount": notice.amount})
+                     payload={"transaction_id": notice.transaction_id, "amount": notice.amount,
+                              "reason": "late_or_duplicate_payment"})
         return payment
     now = timezone.now()
     order_transition(order=order, axis="payment_status", to=P.PAID, reason=notice.transaction_id, paid_at=now)
@@ -134,6 +135,6 @@ def refund_issue(*, order: Order, amount: Decimal, reason: str, reference: str) 
                                    reference=reference, status=Refund.Status.SUCCEEDED,
                                    provider_refund_id=provider.refund(transaction_id=payment.provider_transaction_id,
                                                                       amount=amount, reference=reference))
-    record_event(kind="refund_completed", actor=order.buyer, target=order,
-                 payload={"amount": amount, "reason": reason, "refund_id": refund.pk})
+    record_event(kind="refund_succeeded", actor=order.buyer, target=order,
+                 payload={"amount": amount, "refund_id": refund.pk})
     return refund

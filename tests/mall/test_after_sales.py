@@ -161,7 +161,7 @@ def test_approving_a_refund_only_request_refunds_books_and_records_it(store, sup
     assert (line.refunded_quantity, line.refunded_amount) == (1, D("35.00"))
     assert stock_of(listing) == (99, 0, 1)  # nothing had shipped: the unit is sellable again
     kinds = set(BehaviourEvent.objects.values_list("kind", flat=True))
-    assert {"after_sale_requested", "after_sale_approved", "after_sale_refunded", "refund_completed"} <= kinds
+    assert {"after_sale_requested", "after_sale_approved", "after_sale_refunded", "refund_succeeded"} <= kinds
     assert set(OrderEvent.objects.filter(order=order, axis__in=["payment_status", "after_sale_status"])
                .values_list("axis", "to_state")) == {
         ("payment_status", "paid"), ("payment_status", "partially_refunded"),
