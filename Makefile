@@ -24,6 +24,7 @@ test: setup
 
 lint: setup
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m devstack exec -- sh -c '$(PY) manage.py makemigrations --check --dry-run && \
 		$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null' 
 

@@ -101,11 +101,14 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 # --- Redis: Celery broker, Django cache (throttling, login-code limits) ---
 REDIS_URL = env.str("REDIS_URL")
+# Short socket timeouts everywhere Redis is used: an outage must cost a request at most a second or two.
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT_SECONDS", default=1.0)
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="mall"),
+        "OPTIONS": {"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT},
     }
 }
 
@@ -117,6 +120,19 @@ GRAPH_NAME = env.str("GRAPH_NAME", default="share_graph")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_RESULT_EXPIRES = timedelta(hours=1)
+# Results are not kept unless a task asks (ping): sending a task then never touches the result backend.
+CELERY_TASK_IGNORE_RESULT = True
+# Publishing after commit must not block a request: no publish retries, short socket timeouts. A task the broker
+# could not take is found again by its sweep (core/transactions.py).
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_SOCKET_TIMEOUT
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_timeout": max(REDIS_SOCKET_TIMEOUT, 2.0),  # above the worker's 1 s BRPOP poll
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+    "retry_on_timeout": False,
+}
+CELERY_REDIS_SOCKET_TIMEOUT = max(REDIS_SOCKET_TIMEOUT, 2.0)
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = REDIS_SOCKET_TIMEOUT
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
@@ -139,6 +155,7 @@ CELERY_BEAT_SCHEDULE = {
     "orders-auto-confirm": {"task": "mall.orders_auto_confirm_task", "schedule": timedelta(minutes=30)},
     "group-buy-teams-expire": {"task": "mall.group_buy_teams_expire_task", "schedule": timedelta(minutes=1)},
     "bargain-sessions-expire": {"task": "mall.bargain_sessions_expire_task", "schedule": timedelta(minutes=5)},
+    "refunds-send-due": {"task": "mall.refunds_send_due_task", "schedule": timedelta(minutes=1)},
 }
 
 # --- Behaviour events ---
@@ -151,11 +168,19 @@ HEALTH_TIMEOUT_SECONDS = env.float("HEALTH_TIMEOUT_SECONDS", default=1.5)
 
 # --- Orders and payments ---
 ORDER_PAY_TIMEOUT = timedelta(minutes=env.int("ORDER_PAY_TIMEOUT_MINUTES", default=30))
-ORDER_AUTO_CONFIRM_AFTER = timedelta(days=env.int("ORDER_AUTO_CONFIRM_DAYS", default=7))
+# 自动确认收货: receipt is confirmed this many days after the order shipped, unless the buyer did it first.
+ORDER_AUTO_CONFIRM_AFTER = timedelta(days=env.int("ORDER_AUTO_CONFIRM_DAYS", default=10))
 AFTER_SALE_WINDOW = timedelta(days=env.int("AFTER_SALE_WINDOW_DAYS", default=7))
-# HMAC key of the built-in simulated payment gateway (dev/demo). A real provider brings its own keys.
-PAYMENT_SIMULATED_SECRET = env.str("PAYMENT_SIMULATED_SECRET", default="simulated-gateway-dev-secret")
-PAYMENT_PROVIDERS = env.list("PAYMENT_PROVIDERS", default=["mall.services.payment_providers.SimulatedGateway"])
+# The simulated gateway (dev/demo) pays any order: it is enabled by default only when debugging, and outside debug
+# it has no default secret (start-up refuses it without one). Production lists its real providers here.
+SIMULATED_GATEWAY = "mall.services.payment_providers.SimulatedGateway"
+PAYMENT_PROVIDERS = env.list("PAYMENT_PROVIDERS", default=[SIMULATED_GATEWAY] if DEBUG else [])
+PAYMENT_SIMULATED_SECRET = env.str("PAYMENT_SIMULATED_SECRET",
+                                   default="simulated-gateway-dev-secret" if DEBUG else "")
+# Refunds are sent after commit by a task; transient provider failures are retried this many times in all.
+REFUND_MAX_ATTEMPTS = env.int("REFUND_MAX_ATTEMPTS", default=8)
+# A pending refund not tried for this long is sent by the sweep (its task was lost).
+REFUND_RESEND_AFTER = timedelta(seconds=env.int("REFUND_RESEND_AFTER_SECONDS", default=120))
 
 # --- Login by phone + one-time code ---
 SMS_BACKEND = env.str("SMS_BACKEND", default="accounts.sms.LogSmsBackend")

@@ -28,6 +28,7 @@ Each event stores the id of its writing transaction; a consumer reads only event
 oldest transaction still running (`pg_snapshot_xmin`), which have all committed or rolled back, in
 (transaction id, id) order. Nothing can appear behind that horizon later.
 """
+import contextlib
 import logging
 import types
 from collections.abc import Callable, Mapping
@@ -295,10 +296,8 @@ def events_redeliver(*, older_than: datetime | None = None, limit: int = 500) ->
         .order_by("event_id").values_list("event_id", flat=True).distinct()[:limit]
     )
     for event_id in event_ids:
-        try:
+        with contextlib.suppress(EventDeliveryFailed):  # counted on its delivery rows; the next sweep tries again
             event_deliver(event_id=event_id)
-        except EventDeliveryFailed:
-            pass  # counted on its delivery rows; the next sweep tries again
     return len(event_ids)
 
 

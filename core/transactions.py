@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any
 
 import redis.exceptions
+from celery import current_app
 from django.db import transaction
 from kombu.exceptions import OperationalError
 
@@ -22,7 +23,11 @@ BROKER_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def publish(task: Any, *args: Any, countdown: int | None = None, **kwargs: Any) -> bool:
-    """Send a task now. True if the broker took it; False (logged) if it is unreachable."""
+    """Send a task (a task, a signature or a registered task's name) now. True if the broker took it; False
+    (logged) if it is unreachable. A name lets a service schedule its app's task without importing tasks.py,
+    which imports the services."""
+    if isinstance(task, str):
+        task = current_app.tasks[task]
     if task.app.conf.task_always_eager:  # tests: run it here, and let its own errors surface
         task.apply_async(args=args, kwargs=kwargs, countdown=countdown)
         return True

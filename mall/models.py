@@ -245,6 +245,7 @@ class Order(TimeStampedModel):
     pay_deadline = models.DateTimeField("支付截止 pay by")
     paid_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    shipped_at = models.DateTimeField("发货完成 shipped", null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -257,6 +258,8 @@ class Order(TimeStampedModel):
             models.Index(fields=["pay_deadline"], name="order_unpaid_deadline_idx",
                          condition=Q(status="pending_payment")),
             models.Index(fields=["delivered_at"], name="order_delivered_idx", condition=Q(status="delivered")),
+            models.Index(fields=["shipped_at"], name="order_awaiting_receipt_idx",
+                         condition=Q(status__in=["shipped", "delivered"])),
         ]
         constraints = [
             models.UniqueConstraint(fields=["buyer", "idempotency_key"], name="order_submit_once"),
@@ -279,6 +282,7 @@ class Shipment(TimeStampedModel):
         PENDING = "pending", "待发货 pending"
         SHIPPED = "shipped", "已发货 shipped"
         DELIVERED = "delivered", "已签收 delivered"
+        CANCELLED = "cancelled", "无需发货(已退款) nothing left to ship: refunded"
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
     supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="shipments")
@@ -289,11 +293,16 @@ class Shipment(TimeStampedModel):
     tracking_number = models.CharField("运单号 tracking number", max_length=64, blank=True, default="")
     shipped_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    tracking_state = models.CharField("物流状态 carrier state", max_length=32, blank=True, default="")
+    tracking_context = models.CharField("最新物流信息 latest carrier message", max_length=255, blank=True, default="")
+    tracking_updated_at = models.DateTimeField("物流更新 carrier update time", null=True, blank=True)
 
     class Meta:
         verbose_name = "发货单 shipment"
         verbose_name_plural = "发货单 shipments"
         constraints = [models.UniqueConstraint(fields=["order", "supplier"], name="shipment_per_supplier")]
+        indexes = [models.Index(fields=["tracking_number"], name="shipment_tracking_number_idx",
+                                condition=~Q(tracking_number=""))]
 
     def __str__(self) -> str:
         return f"{self.order_id} · {self.supplier}"
@@ -361,7 +370,7 @@ class OrderEvent(models.Model):
 class Payment(TimeStampedModel):
     class Status(models.TextChoices):
         SUCCEEDED = "succeeded", "成功 succeeded"
-        REFUNDED = "refunded", "已退款 refunded"
+        RETURNED = "returned", "已退回(迟到或重复) late or duplicate: sent back"
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
     provider = models.CharField(max_length=32)
@@ -383,9 +392,14 @@ class Payment(TimeStampedModel):
 
 
 class Refund(TimeStampedModel):
+    """Money going back through the provider that took it. Written `pending` in the transaction that books it;
+    `mall.services.refunds.refund_send` (a task after commit, and a sweep) calls the provider outside any
+    transaction and records `succeeded` or `failed`; an operator may retry a failed one."""
+
     class Status(models.TextChoices):
         PENDING = "pending", "处理中 pending"
         SUCCEEDED = "succeeded", "成功 succeeded"
+        FAILED = "failed", "失败(待人工处理) failed: needs an operator"
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
@@ -394,11 +408,16 @@ class Refund(TimeStampedModel):
     reference = models.CharField("幂等键 idempotency reference", max_length=64, unique=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     provider_refund_id = models.CharField(max_length=64, blank=True, default="")
+    attempts = models.PositiveSmallIntegerField("尝试次数 attempts", default=0)
+    attempted_at = models.DateTimeField("最近尝试 last attempt", null=True, blank=True)
+    last_error = models.TextField("最近错误 last error", blank=True, default="")
+    succeeded_at = models.DateTimeField("退款成功 succeeded", null=True, blank=True)
 
     class Meta:
         verbose_name = "退款 refund"
         verbose_name_plural = "退款 refunds"
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive")]
+        indexes = [models.Index(fields=["created_at"], name="refund_pending_idx", condition=Q(status="pending"))]
 
     def __str__(self) -> str:
         return f"{self.order} −{self.amount}"

@@ -293,10 +293,13 @@ class OrderPayApi(APIView):
 
 
 class SimulatedGatewayPayApi(APIView):
-    """模拟支付 The built-in simulated gateway (dev/demo): pays the order and sends us its signed callback."""
+    """模拟支付 The built-in simulated gateway (dev/demo only): pays the order and sends us its signed callback.
+    Answers 404 unless the simulated gateway is enabled (debug, or PAYMENT_PROVIDERS names it)."""
 
     @extend_schema(request=None, responses={200: OrderOutput}, tags=["payments"])
     def post(self, request, order_id: int):
+        if not payments.simulated_gateway_enabled():
+            raise NotFound("接口不存在 (no such endpoint)", code="not_found")
         order = orders.order_for_buyer(buyer=request.user, order_id=order_id)
         payments.simulated_gateway_pay(order=order)
         return Response(OrderOutput(orders.order_for_buyer(buyer=request.user, order_id=order_id)).data)

@@ -6,33 +6,26 @@ Flow:
     requested / awaiting_return --shopper withdraws--> withdrawn
     requested / return_shipped --merchant refuses--> refused
 
-Money (all Decimal, cents, half-up):
-- a line refunds what was paid for it (its coupon share already deducted), per unit: the request that takes the
-  last units not yet refunded gets exactly what is left of the line's paid amount, others get
-  paid_amount x quantity / line quantity; so the parts always add up to what was paid;
-- the order's shipping fee comes back only when, after this refund, every unit of the order is refunded and no
-  shipment has left (the shopper received nothing);
-- never more than the order's total minus what it already refunded (and `refund_issue` checks the payment too).
-The amount is computed when the shopper asks (to show it) and again at the refund, under the order's lock: other
-lines may have been refunded or a shipment may have left in between.
+Money follows the rules of `refunds` (per-unit share of what was paid, shipping only when nothing shipped and
+everything is refunded, never more than was paid). The amount is computed when the shopper asks (to show it) and
+again at the refund, under the order's lock: other lines may have been refunded or a shipment may have left in
+between. The refund itself is booked by `refunds.refund_book`, the one booking service, and sent after commit.
 
-Every after-sale write locks the order first, then the after-sale row, so the after-sales of one order and its
-refunds run one at a time. Order axes change only through `orders.order_transition`.
+Every after-sale write locks the order first, then the after-sale row (`locks`), so the after-sales of one order
+and its refunds run one at a time. Order axes change only through `orders.order_transition`.
 """
-from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.errors import BusinessRuleViolation, Conflict, NotFound, ValidationFailed
 from core.events import record_event
-from core.money import ZERO, to_money
 from mall.models import AfterSale, Order, OrderLine, Shipment, Store
-from mall.services.coupons import coupon_restore
+from mall.services import locks
 from mall.services.orders import order_transition
-from mall.services.payments import refund_issue
+from mall.services.refunds import after_sale_axis_settle, refund_book, refund_quote
 from supply import services as supply_services
 
 AS = AfterSale.Status
@@ -53,39 +46,6 @@ class AfterSaleNotFound(NotFound):
 class AfterSaleStateInvalid(Conflict):
     code = "after_sale_state_invalid"
     message = "售后申请当前状态不允许此操作 (the request's state does not allow this)"
-
-
-# --- pure money rules -------------------------------------------------------------------------------------------
-def refund_goods_amount(*, line: OrderLine, quantity: int) -> Decimal:
-    """What `quantity` units of a line refund (no shipping): a per-unit share of what was paid for the line; the
-    last units not yet refunded take exactly what is left, so the refunds of a line add up to its paid amount."""
-    not_refunded = line.quantity - line.refunded_quantity
-    if quantity < 1 or quantity > not_refunded:
-        raise ValueError(f"cannot refund {quantity} of {not_refunded} units left")
-    if quantity == not_refunded:
-        return line.paid_amount - line.refunded_amount
-    return min(to_money(line.paid_amount * quantity / line.quantity), line.paid_amount - line.refunded_amount)
-
-
-def refund_amount_for(*, line: OrderLine, quantity: int, include_shipping: bool) -> Decimal:
-    """The refund of `quantity` units of `line`, plus the order's shipping fee when `include_shipping`, never more
-    than what the order still holds (total - refunded_total)."""
-    order = line.order
-    amount = refund_goods_amount(line=line, quantity=quantity)
-    if include_shipping:
-        amount += order.shipping_fee
-    return max(min(amount, order.total - order.refunded_total), ZERO)
-
-
-def refund_includes_shipping(*, order: Order, line: OrderLine, quantity: int) -> bool:
-    """Shipping comes back when this refund leaves every unit of the order refunded and nothing has shipped."""
-    if order.shipments.exclude(status=Shipment.Status.PENDING).exists():
-        return False
-    for other in order.lines.all():
-        refunded = other.refunded_quantity + (quantity if other.pk == line.pk else 0)
-        if refunded < other.quantity:
-            return False
-    return True
 
 
 # --- reads ------------------------------------------------------------------------------------------------------
@@ -115,7 +75,7 @@ def after_sale_request(*, buyer, order_id: int, line_id: int, kind: str, quantit
         raise ValidationFailed("请填写售后原因 (give a reason)", code="after_sale_reason_required")
     try:
         with transaction.atomic():
-            order = Order.objects.select_for_update(of=("self",)).filter(pk=order_id, buyer=buyer).first()
+            order = locks.order_for_update(order_id=order_id, buyer=buyer)
             if order is None:
                 raise NotFound("订单不存在 (no such order)", code="order_not_found")
             line = OrderLine.objects.select_related("shipment").filter(pk=line_id, order=order).first()
@@ -123,8 +83,7 @@ def after_sale_request(*, buyer, order_id: int, line_id: int, kind: str, quantit
                 raise NotFound("订单明细不存在 (no such line in this order)", code="order_line_not_found")
             line.order = order
             _check_requestable(order=order, line=line, kind=kind, quantity=quantity)
-            amount = refund_amount_for(line=line, quantity=quantity, include_shipping=refund_includes_shipping(
-                order=order, line=line, quantity=quantity))
+            amount, _goods, _shipping = refund_quote(order=order, parts=[(line, quantity)])
             after_sale = AfterSale.objects.create(order=order, line=line, requester=buyer, kind=kind,
                                                   quantity=quantity, reason=reason[:200], refund_amount=amount)
             order_transition(order=order, axis="after_sale_status", to=A.IN_PROGRESS, actor=buyer,
@@ -170,18 +129,14 @@ def _check_requestable(*, order: Order, line: OrderLine, kind: str, quantity: in
 
 def _lock(*, after_sale_id: int, buyer=None, store: Store | None = None) -> tuple[Order, AfterSale]:
     """Lock the order, then the after-sale (every after-sale write takes them in this order)."""
-    scope = AfterSale.objects.filter(pk=after_sale_id)
+    scope = {}
     if buyer is not None:
-        scope = scope.filter(requester=buyer)
+        scope["requester"] = buyer
     if store is not None:
-        scope = scope.filter(order__store=store)
-    order_id = scope.values_list("order_id", flat=True).first()
-    if order_id is None:
+        scope["order__store"] = store
+    order, after_sale = locks.after_sale_for_update(after_sale_id=after_sale_id, **scope)
+    if order is None:
         raise AfterSaleNotFound()
-    order = Order.objects.select_for_update(of=("self",)).get(pk=order_id)
-    after_sale = AfterSale.objects.select_for_update(of=("self",)).select_related("line").get(pk=after_sale_id)
-    after_sale.order = order
-    after_sale.line.order = order
     return order, after_sale
 
 
@@ -199,19 +154,6 @@ def _move(after_sale: AfterSale, to: str, **fields) -> None:
     after_sale.status = to
     for name, value in fields.items():
         setattr(after_sale, name, value)
-
-
-def _settle_order_after_sale_status(order: Order, *, actor, reason: str) -> None:
-    """When no request of the order is open any more, its after-sale axis says what was refunded."""
-    if AfterSale.objects.filter(order=order, status__in=OPEN).exists():
-        return
-    if not order.lines.filter(refunded_quantity__lt=F("quantity")).exists():
-        to = A.REFUNDED
-    elif order.refunded_total > 0 or order.lines.filter(refunded_quantity__gt=0).exists():
-        to = A.PARTIALLY_REFUNDED
-    else:
-        to = A.NONE
-    order_transition(order=order, axis="after_sale_status", to=to, actor=actor, reason=reason)
 
 
 def after_sale_return_ship(*, buyer, after_sale_id: int, carrier: str, tracking_number: str) -> AfterSale:
@@ -235,7 +177,7 @@ def after_sale_withdraw(*, buyer, after_sale_id: int) -> AfterSale:
         order, after_sale = _lock(after_sale_id=after_sale_id, buyer=buyer)
         _require(after_sale, AS.REQUESTED, AS.AWAITING_RETURN)
         _move(after_sale, AS.WITHDRAWN)
-        _settle_order_after_sale_status(order, actor=buyer, reason=f"after-sale {after_sale.pk} withdrawn")
+        after_sale_axis_settle(order=order, actor=buyer, reason=f"after-sale {after_sale.pk} withdrawn")
         record_event(kind="after_sale_withdrawn", actor=buyer, target=after_sale)
     return after_sale
 
@@ -264,7 +206,7 @@ def after_sale_refuse(*, after_sale_id: int, store: Store, actor, note: str) -> 
         order, after_sale = _lock(after_sale_id=after_sale_id, store=store)
         _require(after_sale, AS.REQUESTED, AS.RETURN_SHIPPED)
         _move(after_sale, AS.REFUSED, merchant_note=note[:200], decided_at=timezone.now())
-        _settle_order_after_sale_status(order, actor=actor, reason=f"after-sale {after_sale.pk} refused")
+        after_sale_axis_settle(order=order, actor=actor, reason=f"after-sale {after_sale.pk} refused")
         record_event(kind="after_sale_refused", actor=actor, target=after_sale, payload={"note": note[:200]})
     return after_sale
 
@@ -282,45 +224,14 @@ def after_sale_confirm_return(*, after_sale_id: int, store: Store, actor) -> Aft
 
 # --- the refund step --------------------------------------------------------------------------------------------
 def _refund(*, order: Order, after_sale: AfterSale, actor, **fields) -> None:
-    """Pay back, book it on the line and the order, move the order's axes. Runs under the order's lock."""
-    line = OrderLine.objects.select_for_update(of=("self",)).select_related("shipment").get(pk=after_sale.line_id)
+    """Book the refund through the one booking service, then close the request. Runs under the order's lock."""
+    line = locks.lines_for_update(order=order, line_ids=[after_sale.line_id])[after_sale.line_id]
     line.order = order
-    quantity = after_sale.quantity
-    if quantity > line.quantity - line.refunded_quantity:
-        raise BusinessRuleViolation("退款数量超过可退数量 (more units than are left to refund)",
-                                    code="after_sale_quantity_exceeded",
-                                    detail={"available": line.quantity - line.refunded_quantity})
-    include_shipping = refund_includes_shipping(order=order, line=line, quantity=quantity)
-    amount = refund_amount_for(line=line, quantity=quantity, include_shipping=include_shipping)
-    goods = min(refund_goods_amount(line=line, quantity=quantity), amount)
-    if amount > 0:
-        refund_issue(order=order, amount=amount, reason=f"售后 after-sale {after_sale.pk}: {after_sale.reason}",
-                     reference=f"after-sale:{after_sale.pk}")
-    booked = OrderLine.objects.filter(pk=line.pk, refunded_quantity__lte=F("quantity") - quantity).update(
-        refunded_quantity=F("refunded_quantity") + quantity, refunded_amount=F("refunded_amount") + goods)
-    if not booked:
-        raise Conflict("订单明细已变化，请重试 (the line changed meanwhile)", code="order_state_changed")
-    if amount > 0 and not Order.objects.filter(pk=order.pk, refunded_total__lte=F("total") - amount).update(
-            refunded_total=F("refunded_total") + amount, updated_at=timezone.now()):
-        raise BusinessRuleViolation("退款金额超过实付金额 (refund exceeds what was paid)", code="refund_exceeds_paid")
-    order.refunded_total += amount
-    if after_sale.kind == AfterSale.Kind.REFUND_ONLY and line.shipment.status == Shipment.Status.PENDING:
-        # The goods never left the warehouse: they are sellable again.
-        supply_services.stock_restock(sku_id=line.sku_id, quantity=quantity, reference=f"after-sale:{after_sale.pk}")
-
-    reason = f"after-sale {after_sale.pk}"
-    if amount > 0:
-        order_transition(order=order, axis="payment_status",
-                         to=P.REFUNDED if order.refunded_total >= order.total else P.PARTIALLY_REFUNDED,
-                         actor=actor, reason=reason)
-    now = timezone.now()
-    _move(after_sale, AS.REFUNDED, refund_amount=amount, refunded_at=now, **fields)
-    everything_refunded = not order.lines.filter(refunded_quantity__lt=F("quantity")).exists()
-    _settle_order_after_sale_status(order, actor=actor, reason=reason)
-    if everything_refunded:
-        order_transition(order=order, axis="status", to=S.CLOSED, actor=actor, reason=f"{reason}: fully refunded")
-        if order.coupon_id:
-            coupon_restore(coupon_id=order.coupon_id)
+    booking = refund_book(order=order, parts=[(line, after_sale.quantity)],
+                          reason=f"售后 after-sale {after_sale.pk}: {after_sale.reason}",
+                          reference=f"after-sale:{after_sale.pk}", actor=actor, closing_after_sale_id=after_sale.pk)
+    _move(after_sale, AS.REFUNDED, refund_amount=booking.amount, refunded_at=timezone.now(), **fields)
     record_event(kind="after_sale_refunded", actor=actor, target=after_sale,
-                 payload={"order_id": order.pk, "line_id": line.pk, "quantity": quantity, "amount": amount,
-                          "shipping_refunded": include_shipping, "order_closed": everything_refunded})
+                 payload={"order_id": order.pk, "line_id": line.pk, "quantity": after_sale.quantity,
+                          "amount": booking.amount, "shipping_refunded": booking.shipping_included,
+                          "order_closed": booking.order_closed})

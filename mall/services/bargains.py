@@ -7,8 +7,8 @@ needed and the last one lands exactly on the floor. One help per helper and one 
 are unique constraints in the database.
 
 An order placed from a session that is later cancelled unpaid gives the session back (`bargain_release_for_order`,
-to be called where an unpaid order's holds are released): floor_reached or active again if still within its window
-and the owner has no other live session of that campaign, otherwise expired.
+the promotion hook orders call when they release an unpaid order's holds): floor_reached or active again if still
+within its window and the owner has no other live session of that campaign, otherwise expired.
 """
 import random
 from datetime import timedelta
@@ -22,7 +22,9 @@ from core.errors import BusinessRuleViolation, Conflict, NotFound, ValidationFai
 from core.events import record_event
 from core.money import CENT, to_money
 from mall.models import BargainCampaign, BargainHelp, BargainSession, Listing, Order
+from mall.services import locks
 from mall.services.orders import order_submit
+from mall.services.promotions import Promotion, promotion_register
 
 St = BargainSession.Status
 LIVE = (St.ACTIVE, St.FLOOR_REACHED)
@@ -162,7 +164,7 @@ def bargain_help(*, session_id: int, helper, rng: random.Random | None = None) -
     """Cut the price of someone else's session once. `rng` is for tests; production draws from the OS."""
     try:
         with transaction.atomic():
-            session = BargainSession.objects.select_for_update().filter(pk=session_id).first()
+            session = locks.bargain_session_for_update(pk=session_id)
             if session is None:
                 raise NotFound("砍价不存在 (no such bargain)", code="bargain_not_found")
             if session.owner_id == helper.pk:
@@ -202,8 +204,7 @@ def bargain_help(*, session_id: int, helper, rng: random.Random | None = None) -
 def bargain_buy(*, owner, session_id: int, address_id: int, idempotency_key: str) -> Order:
     """Place the order for one unit at the session's price. A retry with the same key returns the same order."""
     with transaction.atomic():
-        session = (BargainSession.objects.select_for_update(of=("self",)).select_related("campaign")
-                   .filter(pk=session_id, owner=owner).first())
+        session = locks.bargain_session_for_update(pk=session_id, owner=owner)
         if session is None:
             raise NotFound("砍价不存在 (no such bargain)", code="bargain_not_found")
         keyed = Order.objects.filter(buyer=owner, idempotency_key=idempotency_key).first()
@@ -237,9 +238,10 @@ def bargain_buy(*, owner, session_id: int, address_id: int, idempotency_key: str
     return order
 
 
-def bargain_release_for_order(*, order: Order) -> bool:
-    """Called in the transaction that cancels an unpaid order: give its bargain session back. True if one was."""
-    session = BargainSession.objects.select_for_update().filter(order=order, status=St.PURCHASED).first()
+def bargain_release_for_order(order: Order) -> bool:
+    """Promotion hook, in the transaction that cancels an unpaid order (which locked the session first): give its
+    bargain session back. True if one was."""
+    session = BargainSession.objects.filter(order=order, status=St.PURCHASED).first()
     if session is None:
         return False
     now = timezone.now()
@@ -253,6 +255,9 @@ def bargain_release_for_order(*, order: Order) -> bool:
     record_event(kind="bargain_released", actor=session.owner, target=session,
                  payload={"order_id": order.pk, "status": back_to})
     return True
+
+
+promotion_register(Promotion(kind=Order.Kind.BARGAIN, on_released=bargain_release_for_order))
 
 
 def _expire(session_id: int) -> bool:

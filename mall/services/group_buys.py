@@ -4,9 +4,13 @@ everyone when the window closes first.
 A seat is taken when a member's order is placed and given back if that order is cancelled; seats are counted with a
 conditional UPDATE (`seats_taken < team_size`), so ten shoppers racing for the last seat of a team of three leave
 exactly three members. Orders of a team ship only after the team has succeeded (order status `grouping` -> `paid`).
+
+The team reacts to its orders through the promotion hook (`promotions`): paid -> count the member, released ->
+give the seat back. Locks follow `locks`: the team first, then its members' orders. A failing team books a
+pending refund for each paid member (`refunds.refund_book`); the money is sent after commit, never under the
+team's lock.
 """
 from datetime import timedelta
-from functools import partial
 
 from django.db import transaction
 from django.db.models import F, Sum
@@ -15,9 +19,9 @@ from django.utils import timezone
 from core.errors import BusinessRuleViolation, NotFound
 from core.events import record_event
 from mall.models import GroupBuyCampaign, GroupBuyMember, GroupBuyTeam, Order
-from mall.services.coupons import coupon_restore
-from mall.services.orders import order_submit, order_transition
-from supply import services as supply_services
+from mall.services import locks, refunds
+from mall.services.orders import order_cancel_locked, order_submit, order_transition
+from mall.services.promotions import Promotion, promotion_register
 
 T = GroupBuyTeam.Status
 
@@ -99,23 +103,22 @@ def group_buy_join(*, buyer, team_id: int, address_id: int, quantity: int, idemp
     return team
 
 
-def member_paid(*, order: Order) -> None:
-    """Called in the payment's transaction: count the paid member; open the team (leader) or complete it."""
-    member = GroupBuyMember.objects.select_for_update().filter(order=order).first()
+def member_paid(order: Order) -> None:
+    """Promotion hook, in the payment's transaction (the team is locked first by `locks.order_for_update`):
+    count the paid member; open the team (the leader paid) or complete it."""
+    # The member rows of a team change only under the team's lock, which the caller holds.
+    member = GroupBuyMember.objects.filter(order=order).first()
     if member is None or member.status != GroupBuyMember.Status.HOLDING:
         return
     GroupBuyMember.objects.filter(pk=member.pk).update(status=GroupBuyMember.Status.PAID)
-    team = GroupBuyTeam.objects.select_for_update().get(pk=member.team_id)
+    team = locks.team_for_update(team_id=member.team_id)
     now = timezone.now()
     team.paid_members += 1
     fields = {"paid_members": F("paid_members") + 1}
     if team.status == T.OPENING:
-        campaign = team.campaign
-        fields.update(status=T.OPEN, expires_at=now + timedelta(hours=campaign.window_hours))
-        from mall.tasks import group_buy_team_expire_task
-
-        transaction.on_commit(partial(group_buy_team_expire_task.apply_async, args=[team.pk],
-                                      countdown=campaign.window_hours * 3600 + 1))
+        # The team's window is swept every minute (group_buy_teams_expire_due): a task per team would sit in the
+        # broker for hours.
+        fields.update(status=T.OPEN, expires_at=now + timedelta(hours=team.campaign.window_hours))
     GroupBuyTeam.objects.filter(pk=team.pk).update(**fields)
     if team.paid_members >= team.team_size:
         _team_succeed(team)
@@ -123,62 +126,55 @@ def member_paid(*, order: Order) -> None:
 
 def _team_succeed(team: GroupBuyTeam) -> None:
     GroupBuyTeam.objects.filter(pk=team.pk).update(status=T.SUCCEEDED, succeeded_at=timezone.now())
-    for member in team.members.filter(status=GroupBuyMember.Status.PAID).select_related("order"):
-        order = Order.objects.select_for_update(of=("self",)).get(pk=member.order_id)
+    members = list(team.members.filter(status=GroupBuyMember.Status.PAID).order_by("order_id"))
+    for order in locks.orders_for_update(order_ids=[member.order_id for member in members]):
         order_transition(order=order, axis="status", to=Order.Status.PAID, reason=f"team {team.pk} succeeded")
     record_event(kind="groupbuy_succeeded", actor=team.leader, target=team,
-                 payload={"members": list(team.members.filter(status=GroupBuyMember.Status.PAID)
-                                          .values_list("user_id", flat=True))})
+                 payload={"members": [member.user_id for member in members]})
 
 
-def member_release_for_order(*, order: Order) -> None:
-    """Called when an unpaid member order is cancelled: give its seat back."""
-    released = GroupBuyMember.objects.filter(order=order, status=GroupBuyMember.Status.HOLDING).update(
-        status=GroupBuyMember.Status.RELEASED)
-    if released:
-        member = GroupBuyMember.objects.get(order=order)
-        GroupBuyTeam.objects.filter(pk=member.team_id, seats_taken__gt=0).update(seats_taken=F("seats_taken") - 1)
-        team = GroupBuyTeam.objects.get(pk=member.team_id)
-        if team.status == T.OPENING:  # the leader never paid: the team never opened
-            GroupBuyTeam.objects.filter(pk=team.pk, status=T.OPENING).update(status=T.FAILED)
+def member_release_for_order(order: Order) -> None:
+    """Promotion hook: an unpaid member order is cancelled: give its seat back."""
+    member = GroupBuyMember.objects.filter(order=order, status=GroupBuyMember.Status.HOLDING).first()
+    if member is None:
+        return
+    GroupBuyMember.objects.filter(pk=member.pk).update(status=GroupBuyMember.Status.RELEASED)
+    GroupBuyTeam.objects.filter(pk=member.team_id, seats_taken__gt=0).update(seats_taken=F("seats_taken") - 1)
+    # The leader never paid: the team never opened.
+    GroupBuyTeam.objects.filter(pk=member.team_id, status=T.OPENING).update(status=T.FAILED)
+
+
+promotion_register(Promotion(kind=Order.Kind.GROUP_BUY, holds_paid_orders=True, on_paid=member_paid,
+                             on_released=member_release_for_order))
 
 
 def group_buy_team_expire(*, team_id: int) -> bool:
-    """Fail a team whose window closed before it filled: refund every paid member, cancel unpaid ones."""
-    from mall.services.orders import order_cancel
-    from mall.services.payments import refund_issue
-
+    """Fail a team whose window closed before it filled: book a refund for every paid member and cancel the
+    unpaid ones, in one transaction (team, then the members' orders). True if it failed the team now."""
     with transaction.atomic():
-        team = GroupBuyTeam.objects.select_for_update().filter(pk=team_id).first()
+        team = locks.team_for_update(team_id=team_id)
         if team is None or team.status != T.OPEN or team.expires_at > timezone.now():
             return False
         GroupBuyTeam.objects.filter(pk=team.pk).update(status=T.FAILED)
-        for member in team.members.select_related("order").order_by("pk"):
-            if member.status == GroupBuyMember.Status.PAID:
-                _refund_member(member.order, refund_issue)
-            elif member.status == GroupBuyMember.Status.HOLDING:
-                order_cancel(order_id=member.order_id, reason=f"team {team.pk} failed")
+        members = {member.order_id: member for member in team.members.exclude(status=GroupBuyMember.Status.RELEASED)}
+        for order in locks.orders_for_update(order_ids=members):
+            _member_settle_failed(team=team, member=members[order.pk], order=order)
         record_event(kind="groupbuy_failed", actor=team.leader, target=team)
     return True
 
 
-def _refund_member(order: Order, refund_issue) -> None:
-    order = Order.objects.select_for_update(of=("self",)).get(pk=order.pk)
-    if order.status != Order.Status.GROUPING:
-        return
-    refund_issue(order=order, amount=order.total, reason="group-buy team failed", reference=f"team-fail:{order.pk}")
-    for line in order.lines.order_by("sku_id"):
-        supply_services.stock_restock(sku_id=line.sku_id, quantity=line.quantity, reference=order.number)
-    order.lines.update(refunded_quantity=F("quantity"), refunded_amount=F("paid_amount"))
-    order_transition(order=order, axis="payment_status", to=Order.PaymentStatus.REFUNDED, reason="team failed",
-                     refunded_total=order.total)
-    order_transition(order=order, axis="after_sale_status", to=Order.AfterSaleStatus.REFUNDED, reason="team failed")
-    order_transition(order=order, axis="status", to=Order.Status.CLOSED, reason="team failed")
-    if order.coupon_id:
-        coupon_restore(coupon_id=order.coupon_id)
+def _member_settle_failed(*, team: GroupBuyTeam, member: GroupBuyMember, order: Order) -> None:
+    if member.status == GroupBuyMember.Status.HOLDING and order.status == Order.Status.PENDING_PAYMENT:
+        order_cancel_locked(order=order, reason=f"team {team.pk} failed")
+    elif member.status == GroupBuyMember.Status.PAID and order.status == Order.Status.GROUPING:
+        lines = locks.lines_for_update(order=order, line_ids=order.lines.values_list("pk", flat=True))
+        refunds.refund_book(order=order, parts=[(line, line.quantity - line.refunded_quantity)
+                                                for line in lines.values()],
+                            reason="拼团失败 group-buy team failed", reference=f"team-fail:{order.pk}")
 
 
 def group_buy_teams_expire_due(*, limit: int = 200) -> int:
+    """Sweep (beat, every minute): fail the open teams whose window has closed."""
     ids = list(GroupBuyTeam.objects.filter(status=T.OPEN, expires_at__lte=timezone.now())
-               .values_list("pk", flat=True)[:limit])
+               .order_by("expires_at").values_list("pk", flat=True)[:limit])
     return sum(group_buy_team_expire(team_id=team_id) for team_id in ids)

@@ -3,10 +3,13 @@
 Order status has four axes (status, payment, shipping, after-sale). Each axis changes only through
 `order_transition`, which refuses moves its table does not list, applies the move as a conditional UPDATE (so two
 racing callers cannot both move the same order) and writes an OrderEvent row.
+
+Orders know no promotion: what a group-buy or a bargain does when its order is released goes through
+`promotions`. Existing orders are locked only through `locks` (the one lock order of the mall). Timers are Celery
+tasks named here by their registered names (mall/tasks.py imports this module, not the other way round).
 """
 import secrets
 from decimal import Decimal
-from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -14,8 +17,9 @@ from django.utils import timezone
 
 from core.errors import BusinessRuleViolation, Conflict, NotFound
 from core.events import record_event
+from core.transactions import enqueue_on_commit
 from mall.models import CartItem, Order, OrderEvent, OrderLine, Shipment, UserCoupon
-from mall.services import quotes
+from mall.services import locks, promotions, quotes
 from supply import services as supply_services
 
 S = Order.Status
@@ -146,61 +150,62 @@ def _order_create(*, buyer, lines, address_id, idempotency_key, coupon_id, note,
     record_event(kind="order_created", actor=buyer, target=order,
                  payload={"total": order.total, "kind": kind, "store_id": order.store_id,
                           "lines": [[line.sku_code, line.quantity] for line in order_lines]})
-    from mall.tasks import order_close_unpaid_task
-
-    transaction.on_commit(partial(order_close_unpaid_task.apply_async, args=[order.pk],
-                                  countdown=int(settings.ORDER_PAY_TIMEOUT.total_seconds()) + 1))
+    enqueue_on_commit("mall.order_close_unpaid_task", order.pk,
+                      countdown=int(settings.ORDER_PAY_TIMEOUT.total_seconds()) + 1)
     return order
 
 
-def order_for_buyer(*, buyer, order_id: int, lock: bool = False) -> Order:
-    queryset = Order.objects.filter(pk=order_id, buyer=buyer)
-    if lock:
-        queryset = queryset.select_for_update(of=("self",))
-    order = queryset.first()
+def order_for_buyer(*, buyer, order_id: int) -> Order:
+    order = Order.objects.filter(pk=order_id, buyer=buyer).first()
     if order is None:
         raise NotFound("订单不存在 (no such order)", code="order_not_found")
     return order
 
 
-def _release_order_holds(order: Order, *, actor, reason: str) -> None:
-    """Give back what an unpaid order held: reserved stock, the locked coupon, a group-buy seat."""
+def order_lock(*, order_id: int, buyer=None) -> Order:
+    """Lock an order (of `buyer`, when given) in the mall's lock order, or raise NotFound."""
+    order = locks.order_for_update(order_id=order_id, buyer=buyer)
+    if order is None:
+        raise NotFound("订单不存在 (no such order)", code="order_not_found")
+    return order
+
+
+def order_release_holds(*, order: Order) -> None:
+    """Give back what an unpaid order held: reserved stock, the locked coupon, its promotion's seat or bargain."""
+    promotions.order_released(order)
     for line in order.lines.order_by("sku_id"):
         supply_services.stock_release(sku_id=line.sku_id, quantity=line.quantity, reference=order.number)
     if order.coupon_id:
         UserCoupon.objects.filter(pk=order.coupon_id, status=UserCoupon.Status.LOCKED, order=order).update(
             status=UserCoupon.Status.AVAILABLE, order=None, updated_at=timezone.now())
-    from mall.services import bargains, group_buys
 
-    group_buys.member_release_for_order(order=order)
-    bargains.bargain_release_for_order(order=order)
+
+def order_cancel_locked(*, order: Order, actor=None, reason: str) -> Order:
+    """Cancel an unpaid order the caller has locked: stock, coupon and promotion holds come back."""
+    if order.status != S.PENDING_PAYMENT:
+        raise IllegalTransition("只有待支付的订单可以取消 (only unpaid orders can be cancelled)",
+                                detail={"status": order.status})
+    order_transition(order=order, axis="status", to=S.CANCELLED, actor=actor, reason=reason,
+                     cancelled_at=timezone.now())
+    order_release_holds(order=order)
+    record_event(kind="order_cancelled", actor=order.buyer, target=order, payload={"reason": reason})
+    return order
 
 
 def order_cancel(*, order_id: int, actor=None, buyer=None, reason: str = "shopper_cancelled") -> Order:
-    """Cancel an unpaid order (by its buyer, or the timer when `buyer` is None)."""
+    """Cancel an unpaid order (by its buyer, or by the system when `buyer` is None)."""
     with transaction.atomic():
-        order = (order_for_buyer(buyer=buyer, order_id=order_id, lock=True) if buyer is not None
-                 else Order.objects.select_for_update(of=("self",)).get(pk=order_id))
-        if order.status != S.PENDING_PAYMENT:
-            raise IllegalTransition("只有待支付的订单可以取消 (only unpaid orders can be cancelled)",
-                                    detail={"status": order.status})
-        order_transition(order=order, axis="status", to=S.CANCELLED, actor=actor, reason=reason,
-                         cancelled_at=timezone.now())
-        _release_order_holds(order, actor=actor, reason=reason)
-        record_event(kind="order_cancelled", actor=order.buyer, target=order, payload={"reason": reason})
-    return order
+        order = order_lock(order_id=order_id, buyer=buyer)
+        return order_cancel_locked(order=order, actor=actor, reason=reason)
 
 
 def order_close_unpaid(*, order_id: int) -> bool:
     """Timer: close the order if it is still unpaid after its deadline. Idempotent; True if it closed it."""
     with transaction.atomic():
-        order = Order.objects.select_for_update(of=("self",)).filter(pk=order_id).first()
+        order = locks.order_for_update(order_id=order_id)
         if order is None or order.status != S.PENDING_PAYMENT or order.pay_deadline > timezone.now():
             return False
-        order_transition(order=order, axis="status", to=S.CANCELLED, reason="payment_timeout",
-                         cancelled_at=timezone.now())
-        _release_order_holds(order, actor=None, reason="payment_timeout")
-        record_event(kind="order_cancelled", actor=order.buyer, target=order, payload={"reason": "payment_timeout"})
+        order_cancel_locked(order=order, reason="payment_timeout")
     return True
 
 
@@ -211,77 +216,109 @@ def orders_close_expired(*, limit: int = 500) -> int:
     return sum(order_close_unpaid(order_id=order_id) for order_id in ids)
 
 
+# --- shipping and delivery --------------------------------------------------------------------------------------
+def order_shipping_settle(*, order: Order, actor=None, reason: str = "") -> None:
+    """Move the order's shipping axes to what its shipments say (cancelled shipments have nothing to ship).
+
+    paid -> shipped once no shipment is pending; shipped -> delivered once every shipment is delivered.
+    """
+    statuses = [status for status in order.shipments.values_list("status", flat=True)
+                if status != Shipment.Status.CANCELLED]
+    if not statuses:
+        return
+    now = timezone.now()
+    pending = statuses.count(Shipment.Status.PENDING)
+    delivered = statuses.count(Shipment.Status.DELIVERED)
+    if pending and pending < len(statuses):
+        order_transition(order=order, axis="shipping_status", to=SH.PARTIALLY_SHIPPED, actor=actor, reason=reason)
+    if not pending and order.status == S.PAID:
+        order_transition(order=order, axis="shipping_status", to=SH.SHIPPED, actor=actor, reason=reason)
+        order_transition(order=order, axis="status", to=S.SHIPPED, actor=actor, reason="all shipments shipped",
+                         shipped_at=now)
+    if delivered == len(statuses) and order.status == S.SHIPPED:
+        order_transition(order=order, axis="shipping_status", to=SH.DELIVERED, actor=actor, reason=reason)
+        order_transition(order=order, axis="status", to=S.DELIVERED, actor=actor, reason=reason, delivered_at=now)
+        record_event(kind="order_delivered", actor=order.buyer, target=order)
+
+
 def shipment_ship(*, shipment_id: int, supplier, carrier: str, tracking_number: str, actor=None) -> Shipment:
     """The supplier ships its part. Group-buy orders ship only once their team has succeeded (status paid)."""
+    carrier, tracking_number = (carrier or "").strip(), (tracking_number or "").strip()
+    if not carrier or not tracking_number:
+        raise BusinessRuleViolation("请填写快递公司和运单号 (carrier and tracking number are required)",
+                                    code="tracking_required")
     with transaction.atomic():
-        shipment = (Shipment.objects.select_for_update(of=("self",)).select_related("order")
-                    .filter(pk=shipment_id).first())
-        if shipment is None or shipment.supplier_id != supplier.pk:
+        order, shipment = locks.shipment_for_update(shipment_id=shipment_id, supplier=supplier)
+        if shipment is None:
             raise NotFound("发货单不存在 (no such shipment)", code="shipment_not_found")
-        order = Order.objects.select_for_update(of=("self",)).get(pk=shipment.order_id)
         if order.status != S.PAID and not (order.status == S.SHIPPED and shipment.status == Shipment.Status.PENDING):
             raise IllegalTransition("订单当前不可发货 (this order cannot ship now)", code="order_not_shippable",
                                     detail={"status": order.status})
         if shipment.status != Shipment.Status.PENDING:
-            raise IllegalTransition("该发货单已发货 (already shipped)", code="already_shipped")
+            raise IllegalTransition("该发货单已发货或无需发货 (already shipped, or nothing left to ship)",
+                                    code="already_shipped", detail={"status": shipment.status})
         now = timezone.now()
-        Shipment.objects.filter(pk=shipment.pk).update(status=Shipment.Status.SHIPPED, carrier=carrier,
-                                                       tracking_number=tracking_number, shipped_at=now,
+        Shipment.objects.filter(pk=shipment.pk).update(status=Shipment.Status.SHIPPED, carrier=carrier[:64],
+                                                       tracking_number=tracking_number[:64], shipped_at=now,
                                                        updated_at=now)
-        pending = order.shipments.filter(status=Shipment.Status.PENDING).exists()
-        order_transition(order=order, axis="shipping_status", to=SH.PARTIALLY_SHIPPED if pending else SH.SHIPPED,
-                         actor=actor, reason=f"shipment {shipment.pk}")
-        if not pending:
-            order_transition(order=order, axis="status", to=S.SHIPPED, actor=actor, reason="all shipments shipped")
+        order_shipping_settle(order=order, actor=actor, reason=f"shipment {shipment.pk} shipped")
         record_event(kind="order_shipped", actor=actor, target=order,
                      payload={"shipment_id": shipment.pk, "carrier": carrier, "tracking_number": tracking_number})
         shipment.refresh_from_db()
     return shipment
 
 
-def shipment_deliver(*, shipment_id: int, actor=None) -> Order:
-    """The carrier reports delivery of one shipment; the order is delivered when all of its shipments are."""
+def shipment_deliver_locked(*, order: Order, shipment: Shipment, source: str, actor=None) -> bool:
+    """Mark a shipped shipment delivered (under its order's lock). False if it already was."""
+    if shipment.status == Shipment.Status.DELIVERED:
+        return False
+    if shipment.status != Shipment.Status.SHIPPED:
+        raise IllegalTransition("发货单未发货 (the shipment has not shipped)", code="shipment_not_in_transit",
+                                detail={"status": shipment.status})
+    now = timezone.now()
+    Shipment.objects.filter(pk=shipment.pk).update(status=Shipment.Status.DELIVERED, delivered_at=now,
+                                                   updated_at=now)
+    shipment.status, shipment.delivered_at = Shipment.Status.DELIVERED, now
+    record_event(kind="shipment_delivered", actor=actor, target=order,
+                 payload={"shipment_id": shipment.pk, "source": source})
+    order_shipping_settle(order=order, actor=actor, reason=f"shipment {shipment.pk} delivered ({source})")
+    return True
+
+
+def shipment_deliver(*, shipment_id: int, source: str = "carrier", actor=None, supplier=None) -> Order:
+    """One shipment arrived: reported by the carrier's tracking push, the supplier (console) or the buyer.
+    Idempotent: a shipment already delivered stays as it is. The order is delivered when all of its are."""
+    scope = {"supplier": supplier} if supplier is not None else {}
     with transaction.atomic():
-        shipment = Shipment.objects.select_for_update(of=("self",)).filter(pk=shipment_id).first()
+        order, shipment = locks.shipment_for_update(shipment_id=shipment_id, **scope)
         if shipment is None:
             raise NotFound("发货单不存在 (no such shipment)", code="shipment_not_found")
-        if shipment.status != Shipment.Status.SHIPPED:
-            raise IllegalTransition("发货单未发货或已签收 (not on its way)", code="shipment_not_in_transit")
-        order = Order.objects.select_for_update(of=("self",)).get(pk=shipment.order_id)
-        now = timezone.now()
-        Shipment.objects.filter(pk=shipment.pk).update(status=Shipment.Status.DELIVERED, delivered_at=now,
-                                                       updated_at=now)
-        if not order.shipments.exclude(status=Shipment.Status.DELIVERED).exists() and order.status == S.SHIPPED:
-            order_transition(order=order, axis="shipping_status", to=SH.DELIVERED, actor=actor)
-            order_transition(order=order, axis="status", to=S.DELIVERED, actor=actor, delivered_at=now)
-            record_event(kind="order_delivered", actor=order.buyer, target=order)
-            from mall.tasks import order_auto_confirm_task
-
-            transaction.on_commit(partial(order_auto_confirm_task.apply_async, args=[order.pk],
-                                          countdown=int(settings.ORDER_AUTO_CONFIRM_AFTER.total_seconds()) + 1))
+        shipment_deliver_locked(order=order, shipment=shipment, source=source, actor=actor)
     return order
 
 
 def order_confirm_receipt(*, order_id: int, buyer=None) -> Order:
-    """The buyer confirms receipt (or the timer does it when `buyer` is None): delivered -> completed."""
+    """The buyer confirms receipt (or the timer does when `buyer` is None): shipped or delivered -> completed.
+    Shipments the carrier has not reported yet count as delivered from now."""
     with transaction.atomic():
-        if buyer is not None:
-            order = order_for_buyer(buyer=buyer, order_id=order_id, lock=True)
-        else:
-            order = Order.objects.select_for_update(of=("self",)).get(pk=order_id)
-        if order.status != S.DELIVERED:
-            raise IllegalTransition("订单未签收，无法确认收货 (the order is not delivered)",
+        order = order_lock(order_id=order_id, buyer=buyer)
+        if order.status not in (S.SHIPPED, S.DELIVERED):
+            raise IllegalTransition("订单未发货完成，无法确认收货 (the order has not shipped completely)",
                                     detail={"status": order.status})
+        source = "buyer" if buyer is not None else "auto_confirm"
+        for shipment in order.shipments.filter(status=Shipment.Status.SHIPPED).order_by("pk"):
+            shipment_deliver_locked(order=order, shipment=shipment, source=source, actor=buyer)
         order_transition(order=order, axis="status", to=S.COMPLETED, actor=buyer,
                          reason="confirmed" if buyer else "auto_confirmed", completed_at=timezone.now())
-        record_event(kind="order_completed", actor=order.buyer, target=order,
-                     payload={"auto": buyer is None})
+        record_event(kind="order_completed", actor=order.buyer, target=order, payload={"auto": buyer is None})
     return order
 
 
 def order_auto_confirm(*, order_id: int) -> bool:
-    order = Order.objects.filter(pk=order_id, status=S.DELIVERED).first()
-    if order is None or order.delivered_at > timezone.now() - settings.ORDER_AUTO_CONFIRM_AFTER:
+    """自动确认收货: confirm receipt ORDER_AUTO_CONFIRM_DAYS after the order shipped, if nobody did."""
+    order = Order.objects.filter(pk=order_id, status__in=(S.SHIPPED, S.DELIVERED)).first()
+    due = timezone.now() - settings.ORDER_AUTO_CONFIRM_AFTER
+    if order is None or order.shipped_at is None or order.shipped_at > due:
         return False
     try:
         order_confirm_receipt(order_id=order_id)
@@ -291,8 +328,8 @@ def order_auto_confirm(*, order_id: int) -> bool:
 
 
 def orders_auto_confirm_due(*, limit: int = 500) -> int:
+    """Sweep (beat, every 30 minutes): a days-long timer needs no task of its own."""
     cutoff = timezone.now() - settings.ORDER_AUTO_CONFIRM_AFTER
-    ids = list(Order.objects.filter(status=S.DELIVERED, delivered_at__lte=cutoff)
-               .order_by("delivered_at").values_list("pk", flat=True)[:limit])
+    ids = list(Order.objects.filter(status__in=(S.SHIPPED, S.DELIVERED), shipped_at__lte=cutoff)
+               .order_by("shipped_at").values_list("pk", flat=True)[:limit])
     return sum(order_auto_confirm(order_id=order_id) for order_id in ids)
-

@@ -1,5 +1,11 @@
-"""Payment providers behind one interface. The mall ships the simulated gateway (dev and demo); a real provider
-(WeChat Pay, Alipay) implements the same four methods and is listed in settings.PAYMENT_PROVIDERS."""
+"""Payment providers behind one interface, enabled by settings.PAYMENT_PROVIDERS (dotted class paths).
+
+The mall ships the simulated gateway for development and the demo. It is enabled only when debugging or when
+PAYMENT_PROVIDERS names it, and outside debug it has no default secret: start-up (`providers_check`, called by
+MallConfig.ready) refuses an enabled provider that lacks its keys. A provider that is not enabled does not exist
+for the API: its callback and its pay endpoint answer 404. A real provider (WeChat Pay, Alipay) implements the
+same methods.
+"""
 import hashlib
 import hmac
 import json
@@ -10,6 +16,8 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from core.errors import NotAuthenticated, NotFound, ValidationFailed
@@ -26,8 +34,19 @@ class PaymentNotice:
     amount: Decimal
 
 
+class RefundDeclined(Exception):
+    """The provider refuses the refund for good (the payment is too old, the merchant account lacks funds...)."""
+
+
+class ProviderUnavailable(Exception):
+    """The provider could not be reached or answered with a temporary error: try again later."""
+
+
 class PaymentProvider(ABC):
     name: str
+
+    def check_configured(self) -> None:  # noqa: B027  (most providers need nothing beyond their constructor)
+        """Raise ImproperlyConfigured when the provider lacks a key or a setting it needs."""
 
     @abstractmethod
     def checkout(self, *, order) -> dict:
@@ -38,8 +57,15 @@ class PaymentProvider(ABC):
         """Verify and read a callback. Raises a domain error for a bad signature or a malformed body."""
 
     @abstractmethod
-    def refund(self, *, transaction_id: str, amount: Decimal, reference: str) -> str:
-        """Send `amount` of a payment back; returns the provider's refund id. Idempotent on `reference`."""
+    def refund(self, *, transaction_id: str, amount: Decimal, total: Decimal, reference: str) -> str:
+        """Send `amount` of a payment of `total` back; returns the provider's refund id. Idempotent on `reference`.
+        Raises RefundDeclined (for good) or ProviderUnavailable (try later). Called outside any transaction."""
+
+
+def _signature_bytes(signature: str) -> bytes:
+    # Headers arrive as latin-1 text; a signature is hex. Anything else cannot match: compare bytes, never str,
+    # so a non-ASCII header is simply a wrong signature.
+    return signature.encode("latin-1", errors="replace") if isinstance(signature, str) else bytes(signature or b"")
 
 
 class SimulatedGateway(PaymentProvider):
@@ -48,7 +74,14 @@ class SimulatedGateway(PaymentProvider):
     name = "simulated"
 
     def __init__(self, secret: str | None = None):
-        self.secret = secret or settings.PAYMENT_SIMULATED_SECRET
+        self.secret = secret if secret is not None else settings.PAYMENT_SIMULATED_SECRET
+
+    def check_configured(self) -> None:
+        if not self.secret:
+            raise ImproperlyConfigured(
+                "The simulated payment gateway is enabled (PAYMENT_PROVIDERS) but PAYMENT_SIMULATED_SECRET is empty. "
+                "Outside debug there is no default: set a long random PAYMENT_SIMULATED_SECRET, or remove the "
+                "simulated gateway from PAYMENT_PROVIDERS (it lets anyone who knows the secret mark orders paid).")
 
     def sign(self, body: bytes) -> str:
         return hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
@@ -58,26 +91,28 @@ class SimulatedGateway(PaymentProvider):
                 "currency": order.currency, "pay_deadline": order.pay_deadline.isoformat(),
                 "pay_url": f"/api/v1/orders/{order.pk}/simulated-pay"}
 
-    def paid_notice(self, *, order) -> tuple[bytes, str]:
+    def paid_notice(self, *, order, transaction_id: str | None = None) -> tuple[bytes, str]:
         """The signed callback the gateway sends once the shopper has paid."""
-        body = json.dumps({"order_number": order.number, "transaction_id": f"sim-{secrets.token_hex(12)}",
+        body = json.dumps({"order_number": order.number,
+                           "transaction_id": transaction_id or f"sim-{secrets.token_hex(12)}",
                            "amount": str(order.total), "status": "paid"}).encode()
         return body, self.sign(body)
 
     def parse_notice(self, *, body: bytes, signature: str) -> PaymentNotice:
-        if not signature or not hmac.compare_digest(self.sign(body), signature):
+        expected = self.sign(body).encode()
+        if not signature or not hmac.compare_digest(expected, _signature_bytes(signature)):
             raise NotAuthenticated("支付回调签名无效 (invalid callback signature)", code="signature_invalid")
         try:
             data = json.loads(body)
             notice = PaymentNotice(provider=self.name, order_number=str(data["order_number"]),
                                    transaction_id=str(data["transaction_id"]), amount=to_money(str(data["amount"])))
-        except (ValueError, KeyError, TypeError, InvalidOperation) as error:
+        except (ValueError, KeyError, TypeError, InvalidOperation, RecursionError) as error:
             raise ValidationFailed("支付回调内容无效 (malformed callback)", code="callback_malformed") from error
-        if not notice.transaction_id or len(notice.transaction_id) > 64:
+        if not notice.transaction_id or len(notice.transaction_id) > 64 or len(notice.order_number) > 32:
             raise ValidationFailed("交易号无效 (invalid transaction id)", code="callback_malformed")
         return notice
 
-    def refund(self, *, transaction_id: str, amount: Decimal, reference: str) -> str:
+    def refund(self, *, transaction_id: str, amount: Decimal, total: Decimal, reference: str) -> str:
         return f"sim-refund-{hashlib.sha256(reference.encode()).hexdigest()[:16]}"
 
 
@@ -85,6 +120,24 @@ class SimulatedGateway(PaymentProvider):
 def _providers() -> dict[str, PaymentProvider]:
     providers = [import_string(path)() for path in settings.PAYMENT_PROVIDERS]
     return {provider.name: provider for provider in providers}
+
+
+def _forget_providers(*, setting: str, **kwargs) -> None:
+    if setting in ("PAYMENT_PROVIDERS", "PAYMENT_SIMULATED_SECRET", "DEBUG"):
+        _providers.cache_clear()
+
+
+setting_changed.connect(_forget_providers)
+
+
+def providers_check() -> None:
+    """Start-up: every enabled provider has what it needs, or the process refuses to start."""
+    for provider in _providers().values():
+        provider.check_configured()
+
+
+def provider_enabled(name: str) -> bool:
+    return name in _providers()
 
 
 def provider_get(name: str) -> PaymentProvider:

@@ -54,3 +54,13 @@ def pay(order):
     payments.simulated_gateway_pay(order=order)
     order.refresh_from_db()
     return order
+
+
+def send_refunds() -> list[str]:
+    """What the refund task does after commit (a test's transaction never commits): send every pending refund."""
+    from mall.models import Refund
+    from mall.services import refunds
+
+    return [refunds.refund_send(refund_id=refund_id)
+            for refund_id in Refund.objects.filter(status=Refund.Status.PENDING).order_by("pk").values_list(
+                "pk", flat=True)]

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from core.models import BehaviourEvent
 from mall.models import AfterSale, Order, OrderEvent, OrderLine, Refund, Shipment, UserCoupon
-from mall.services import after_sales, coupons, orders
+from mall.services import after_sales, coupons, orders, refunds
 from supply.models import Stock
 from tests.factories import (
     AddressFactory,
@@ -18,7 +18,7 @@ from tests.factories import (
     StoreFactory,
     UserFactory,
 )
-from tests.mall.conftest import pay
+from tests.mall.conftest import pay, send_refunds
 
 D = Decimal
 
@@ -80,11 +80,16 @@ def in_memory_line(*, paid: str, quantity: int, refunded_quantity=0, refunded_am
                      refunded_amount=D(refunded_amount))
 
 
+def amount_for(*, line: OrderLine, quantity: int, include_shipping: bool):
+    goods = refunds.refund_goods_amount(line=line, quantity=quantity)
+    return refunds.refund_amount(order=line.order, goods=goods, include_shipping=include_shipping)
+
+
 def test_units_refund_their_prorated_share_and_the_last_units_take_the_remainder():
     line = in_memory_line(paid="100.00", quantity=3)
     parts = []
     for _ in range(3):
-        part = after_sales.refund_amount_for(line=line, quantity=1, include_shipping=False)
+        part = amount_for(line=line, quantity=1, include_shipping=False)
         parts.append(part)
         line.refunded_quantity += 1
         line.refunded_amount += part
@@ -93,20 +98,20 @@ def test_units_refund_their_prorated_share_and_the_last_units_take_the_remainder
     assert sum(parts) == D("100.00")
 
     line = in_memory_line(paid="47.98", quantity=3)
-    two = after_sales.refund_amount_for(line=line, quantity=2, include_shipping=False)
+    two = amount_for(line=line, quantity=2, include_shipping=False)
     assert two == D("31.99")  # 47.98 x 2 / 3 = 31.986..., half-up
     line.refunded_quantity, line.refunded_amount, line.order.refunded_total = 2, two, two
-    assert after_sales.refund_amount_for(line=line, quantity=1, include_shipping=False) == D("15.99")
+    assert amount_for(line=line, quantity=1, include_shipping=False) == D("15.99")
 
 
 def test_shipping_is_added_when_asked_and_the_refund_never_exceeds_what_the_order_still_holds():
     line = in_memory_line(paid="50.00", quantity=1, shipping="10.00")
-    assert after_sales.refund_amount_for(line=line, quantity=1, include_shipping=True) == D("60.00")
-    assert after_sales.refund_amount_for(line=line, quantity=1, include_shipping=False) == D("50.00")
+    assert amount_for(line=line, quantity=1, include_shipping=True) == D("60.00")
+    assert amount_for(line=line, quantity=1, include_shipping=False) == D("50.00")
     capped = in_memory_line(paid="50.00", quantity=2, shipping="10.00", order_refunded="55.00")
-    assert after_sales.refund_amount_for(line=capped, quantity=2, include_shipping=True) == D("5.00")
+    assert amount_for(line=capped, quantity=2, include_shipping=True) == D("5.00")
     with pytest.raises(ValueError):
-        after_sales.refund_amount_for(line=in_memory_line(paid="50.00", quantity=2, refunded_quantity=2),
+        amount_for(line=in_memory_line(paid="50.00", quantity=2, refunded_quantity=2),
                                       quantity=1, include_shipping=False)
 
 
@@ -152,7 +157,10 @@ def test_approving_a_refund_only_request_refunds_books_and_records_it(store, sup
     assert after_sale.status == AfterSale.Status.REFUNDED and after_sale.refunded_at and after_sale.decided_at
     refund = Refund.objects.get(order=order)
     assert (refund.amount, refund.reference, refund.status) == (D("35.00"), f"after-sale:{after_sale.pk}",
-                                                                Refund.Status.SUCCEEDED)
+                                                                Refund.Status.PENDING)  # sent after commit
+    assert send_refunds() == [Refund.Status.SUCCEEDED]
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.SUCCEEDED and refund.provider_refund_id.startswith("sim-refund-")
     order.refresh_from_db()
     assert order.refunded_total == D("35.00")
     assert (order.status, order.payment_status, order.after_sale_status) == (

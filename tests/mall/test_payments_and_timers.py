@@ -95,17 +95,24 @@ def test_the_close_timer_leaves_a_paid_order_alone(buyer, address, listing):
     assert order.status == Order.Status.PAID
 
 
-def test_delivered_orders_auto_confirm_after_seven_days(buyer, address, listing):
+@pytest.mark.parametrize("carrier_reported_delivery", [True, False])
+def test_receipt_is_confirmed_automatically_ten_days_after_shipping(buyer, address, listing,
+                                                                    carrier_reported_delivery):
     order = pay(place(buyer, address, listing))
     shipment = order.shipments.get()
     orders.shipment_ship(shipment_id=shipment.pk, supplier=shipment.supplier, carrier="SF", tracking_number="1")
-    orders.shipment_deliver(shipment_id=shipment.pk)
+    if carrier_reported_delivery:
+        orders.shipment_deliver(shipment_id=shipment.pk, source="carrier")
     assert orders_auto_confirm_task() == 0
-    Order.objects.filter(pk=order.pk).update(delivered_at=timezone.now() - timedelta(days=7, minutes=1))
+    Order.objects.filter(pk=order.pk).update(shipped_at=timezone.now() - timedelta(days=9, hours=23))
+    assert orders_auto_confirm_task() == 0  # not yet: 自动确认收货 is 10 days after shipping
+    Order.objects.filter(pk=order.pk).update(shipped_at=timezone.now() - timedelta(days=10, minutes=1))
     assert orders_auto_confirm_task() == 1
     order.refresh_from_db()
-    assert order.status == Order.Status.COMPLETED
+    assert (order.status, order.shipping_status) == (Order.Status.COMPLETED, Order.ShippingStatus.DELIVERED)
+    assert order.delivered_at is not None and order.completed_at is not None
     assert order.events.filter(to_state="completed", reason="auto_confirmed").exists()
+    assert orders_auto_confirm_task() == 0  # once
 
 
 def test_a_cancelled_order_gives_its_coupon_back(buyer, address, listing):
