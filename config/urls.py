@@ -1,7 +1,10 @@
 from django.contrib import admin
+from django.http import JsonResponse
 from django.urls import include, path
+from django.views.defaults import bad_request, page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from core.api import not_found_json
 from core.health import healthz
 from mall.consoles import merchant_console  # also registers the shipping page on the supplier console
 from supply.console import supplier_console
@@ -28,11 +31,15 @@ admin.site.site_title = "运营后台 Operator admin"
 admin.site.index_title = "运营 Operations"
 
 
+def handler400(request, exception=None):
+    """A request Django refuses before any view (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, too many fields)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "request_too_large", "message": "请求体过大或字段过多 (request body too large "
+                             "or too many fields)", "detail": None}, status=400)
+    return bad_request(request, exception)
+
+
 def handler404(request, exception=None):
     if request.path.startswith("/api/"):
-        from core.api import not_found_json
-
         return not_found_json(request, exception)
-    from django.views.defaults import page_not_found
-
     return page_not_found(request, exception)

@@ -20,8 +20,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
-from core.errors import NotAuthenticated, NotFound, ValidationFailed
+from core.errors import DomainError, NotAuthenticated, NotFound, ValidationFailed
 from core.money import to_money
+from core.parsers import data_vet
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,10 @@ class SimulatedGateway(PaymentProvider):
             raise NotAuthenticated("支付回调签名无效 (invalid callback signature)", code="signature_invalid")
         try:
             data = json.loads(body)
+            data_vet(data=data)
             notice = PaymentNotice(provider=self.name, order_number=str(data["order_number"]),
                                    transaction_id=str(data["transaction_id"]), amount=to_money(str(data["amount"])))
-        except (ValueError, KeyError, TypeError, InvalidOperation, RecursionError) as error:
+        except (ValueError, KeyError, TypeError, InvalidOperation, RecursionError, DomainError) as error:
             raise ValidationFailed("支付回调内容无效 (malformed callback)", code="callback_malformed") from error
         if not notice.transaction_id or len(notice.transaction_id) > 64 or len(notice.order_number) > 32:
             raise ValidationFailed("交易号无效 (invalid transaction id)", code="callback_malformed")
