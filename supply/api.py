@@ -1,5 +1,4 @@
 """Supplier REST API, authenticated by the supplier's API token: `Authorization: Bearer <token>`."""
-from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -22,7 +21,8 @@ def supplier_from_request(request) -> Supplier:
 
 class InventorySyncApi(APIView):
     """库存同步 Suppliers' systems push stock counts: idempotent per batch id, monotonic per SKU (`as_of`),
-    up to 5,000 rows a call."""
+    up to 5,000 rows a call. A batch id sent again gets the first answer again, with the header
+    `Idempotent-Replayed: true`."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -46,7 +46,6 @@ class InventorySyncApi(APIView):
         applied = serializers.IntegerField()
         stale = serializers.ListField(child=serializers.CharField())
         unknown = serializers.ListField(child=serializers.CharField())
-        replayed = serializers.BooleanField()
 
     @extend_schema(request=Input, responses={200: Output}, tags=["supplier"])
     def put(self, request):
@@ -65,6 +64,6 @@ class InventorySyncApi(APIView):
                 errors[index] = row.errors
         if errors:
             raise serializers.ValidationError({"rows": errors})
-        with transaction.atomic():
-            result = services.inventory_sync(supplier=supplier, batch_id=data.validated_data["batch_id"], rows=rows)
-        return Response(self.Output(result).data)
+        outcome = services.inventory_sync(supplier=supplier, batch_id=data.validated_data["batch_id"], rows=rows)
+        return Response(self.Output(outcome.result).data,
+                        headers={"Idempotent-Replayed": "true" if outcome.replayed else "false"})

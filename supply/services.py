@@ -69,12 +69,21 @@ class SyncRow:
     as_of: datetime
 
 
-def inventory_sync(*, supplier: Supplier, batch_id: str, rows: Iterable[SyncRow]) -> dict:
+@dataclass(frozen=True)
+class SyncOutcome:
+    result: dict
+    replayed: bool
+
+
+def inventory_sync(*, supplier: Supplier, batch_id: str, rows: Iterable[SyncRow]) -> SyncOutcome:
     """Apply a batch of stock counts from a supplier's system. Idempotent per batch id, monotonic per SKU.
 
     `quantity` is the supplier's sellable on-hand count; units reserved by unpaid orders are still on hand, so the
     new available count is max(quantity - reserved, 0). A row older than (or as old as) the last applied one for
     its SKU is ignored and reported as stale. Unknown SKU codes (or other suppliers' SKUs) are reported, not applied.
+
+    Batches of one supplier run one at a time: the supplier's row is locked first, and only then is the batch id
+    looked up, so copies of one batch sent at once all wait for the first and then answer what it stored.
     """
     rows = list(rows)
     if len(rows) > INVENTORY_SYNC_MAX_ROWS:
@@ -82,11 +91,10 @@ def inventory_sync(*, supplier: Supplier, batch_id: str, rows: Iterable[SyncRow]
         raise ValidationFailed(f"每批最多 {limit} 行 (at most {limit} rows a batch)", code="batch_too_large",
                                detail={"rows": len(rows)})
     with transaction.atomic():
+        Supplier.objects.select_for_update().filter(pk=supplier.pk).first()
         previous = InventorySyncBatch.objects.filter(supplier=supplier, batch_id=batch_id).first()
         if previous is not None:
-            return {**previous.result, "replayed": True}
-        # Serialise batches of one supplier: two batches touching the same SKUs apply one after the other.
-        Supplier.objects.select_for_update().filter(pk=supplier.pk).first()
+            return SyncOutcome(result=previous.result, replayed=True)
         sku_ids = dict(SKU.objects.filter(product__supplier=supplier, code__in={row.sku_code for row in rows})
                        .values_list("code", "id"))
         latest: dict[str, SyncRow] = {}
@@ -118,11 +126,10 @@ def inventory_sync(*, supplier: Supplier, batch_id: str, rows: Iterable[SyncRow]
         # Under the row locks taken above, so these writes cannot lose a concurrent reservation.
         _stock_set_available(updates)
         StockMovement.objects.bulk_create(movements)
-        applied = len(updates)
-        result = {"batch_id": batch_id, "received": len(rows), "applied": applied, "stale": sorted(stale),
-                  "unknown": sorted(unknown), "replayed": False}
+        result = {"batch_id": batch_id, "received": len(rows), "applied": len(updates), "stale": sorted(stale),
+                  "unknown": sorted(unknown)}
         InventorySyncBatch.objects.create(supplier=supplier, batch_id=batch_id, row_count=len(rows), result=result)
-    return result
+    return SyncOutcome(result=result, replayed=False)
 
 
 def _stock_set_available(updates: list[tuple[int, int, datetime]], chunk: int = 1000) -> None:

@@ -10,7 +10,7 @@ from mall.services import coupons, group_buys, orders, quotes
 from mall.tasks import group_buy_teams_expire_task
 from supply.models import Stock
 from tests.factories import AddressFactory, CategoryFactory, CouponTemplateFactory, GroupBuyCampaignFactory, UserFactory
-from tests.mall.conftest import pay
+from tests.mall.conftest import pay, send_refunds
 
 pytestmark = pytest.mark.django_db
 
@@ -83,6 +83,9 @@ def test_an_expired_team_fails_and_every_paid_member_is_refunded(listing):
             Order.Status.CLOSED, Order.PaymentStatus.REFUNDED, order.total)
         assert Refund.objects.get(order=order).amount == order.total
     assert member_order(team, slow_friend).status == Order.Status.CANCELLED
+    assert set(Refund.objects.values_list("status", flat=True)) == {Refund.Status.PENDING}  # sent after commit
+    assert send_refunds() == [Refund.Status.SUCCEEDED] * 2
+    assert set(member_order(team, leader).shipments.values_list("status", flat=True)) == {Shipment.Status.CANCELLED}
     stock = Stock.objects.get(sku=listing.sku)
     assert (stock.available, stock.reserved, stock.sold) == (100, 0, 0)  # everything is back
     assert group_buy_teams_expire_task() == 0  # idempotent: nobody is refunded twice

@@ -26,12 +26,12 @@ def test_sync_sets_available_from_on_hand_minus_reserved_and_is_idempotent(api_c
     now = timezone.now()
     response = sync(api_client, supplier, "batch-1", [row(sku, 50, now)])
     assert response.status_code == 200
-    assert response.json() == {"batch_id": "batch-1", "received": 1, "applied": 1, "stale": [], "unknown": [],
-                               "replayed": False}
+    assert response.json() == {"batch_id": "batch-1", "received": 1, "applied": 1, "stale": [], "unknown": []}
+    assert response["Idempotent-Replayed"] == "false"
     stock = Stock.objects.get(sku=sku)
     assert (stock.available, stock.reserved) == (47, 3)
     again = sync(api_client, supplier, "batch-1", [row(sku, 999, now + timedelta(hours=1))])
-    assert again.json()["replayed"] is True and again.json()["applied"] == 1
+    assert again["Idempotent-Replayed"] == "true" and again.json() == response.json()
     assert Stock.objects.get(sku=sku).available == 47  # the replay applied nothing new
     assert StockMovement.objects.filter(sku=sku, kind="sync").count() == 1
 
@@ -95,3 +95,29 @@ def test_too_many_rows_and_bad_tokens_are_refused(api_client):
     assert response.status_code == 401 and response.json()["code"] == "supplier_token_invalid"
     response = api_client.put("/api/v1/supplier/stock", {}, format="json")
     assert response.status_code == 401 and response.json()["code"] == "supplier_token_missing"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_identical_batches_at_once_get_the_same_answer_and_apply_once():
+    from rest_framework.test import APIClient
+
+    from tests.helpers import race
+
+    supplier = SupplierFactory()
+    skus = [SKUFactory(product=ProductFactory(supplier=supplier)) for _ in range(3)]
+    now = timezone.now()
+    rows = [row(sku, 40 + index, now) for index, sku in enumerate(skus)]
+
+    def put(index):
+        response = sync(APIClient(), supplier, "same-batch-1", rows)
+        return response.status_code, response.json(), response["Idempotent-Replayed"]
+
+    results, errors = race(8, put)
+    assert errors == []
+    assert {status for status, _body, _replayed in results} == {200}
+    assert len({repr(body) for _status, body, _replayed in results}) == 1  # the same answer for all eight
+    assert sorted(replayed for _status, _body, replayed in results) == ["false"] + ["true"] * 7
+    assert InventorySyncBatch.objects.filter(supplier=supplier, batch_id="same-batch-1").count() == 1
+    for index, sku in enumerate(skus):
+        assert Stock.objects.get(sku=sku).available == 40 + index
+        assert StockMovement.objects.filter(sku=sku, kind="sync").count() == 1  # applied once
