@@ -12,3 +12,6 @@ class CoreConfig(AppConfig):
         from core import checks, consumers  # noqa: F401  (registers the system check and the kernel's consumer)
 
         autodiscover_modules("events")
+        # Every process knows every task by name (services schedule their app's tasks by name, without importing
+        # tasks.py, which imports them); Celery's own autodiscovery runs only in workers.
+        autodiscover_modules("tasks")
