@@ -55,7 +55,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "config.urls"
+# Benchmarks serve config.urls plus their probe endpoints (bench/urls.py); nothing else sets this.
+ROOT_URLCONF = env.str("DJANGO_ROOT_URLCONF", default="config.urls")
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
@@ -180,6 +181,9 @@ SIMULATED_GATEWAY = "mall.services.payment_providers.SimulatedGateway"
 PAYMENT_PROVIDERS = env.list("PAYMENT_PROVIDERS", default=[SIMULATED_GATEWAY] if DEBUG else [])
 PAYMENT_SIMULATED_SECRET = env.str("PAYMENT_SIMULATED_SECRET",
                                    default="simulated-gateway-dev-secret" if DEBUG else "")
+# Carrier tracking push (快递100 订阅推送): the salt we give Kuaidi100 with each subscription; pushes are signed
+# MD5(param + salt). Empty (the default outside debug) switches the push endpoint off: it answers 404.
+TRACKING_PUSH_SALT = env.str("TRACKING_PUSH_SALT", default="tracking-push-dev-salt" if DEBUG else "")
 # Refunds are sent after commit by a task; transient provider failures are retried this many times in all.
 REFUND_MAX_ATTEMPTS = env.int("REFUND_MAX_ATTEMPTS", default=8)
 # A pending refund not tried for this long is sent by the sweep (its task was lost).

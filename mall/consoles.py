@@ -10,7 +10,10 @@ not import mall, so it is registered on the supplier site from here. config/urls
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.contrib.admin.utils import unquote
 from django.db.models import Case, Q, QuerySet, Value, When
+from django.http import HttpResponseRedirect
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from mall.models import (
@@ -24,7 +27,7 @@ from mall.models import (
     Shipment,
     Store,
 )
-from mall.services import catalogue, orders
+from mall.services import catalogue, coupons, group_buys, orders, tracking
 from supply.console import ConsoleModelAdmin, ConsoleSite, ReadOnlyInline, supplier_console
 from supply.models import SKU, Product, Stock, Supplier
 
@@ -40,27 +43,37 @@ def _spec_text(spec_values: dict) -> str:
 
 
 # --- supplier console: order lines to ship -------------------------------------------------------------------------
-class ShipmentShipForm(forms.ModelForm):
-    """What the supplier types when it hands the parcel over; both are needed to ship."""
+def _units_left(line: OrderLine) -> int:
+    """Units of a line still the buyer's: refunded units of a pending shipment went back to stock, unshipped."""
+    return line.quantity - line.refunded_quantity
 
-    carrier = forms.CharField(label="快递公司 carrier", max_length=64, help_text="如 顺丰 SF、中通 ZTO、京东 JD")
+
+class ShipmentShipForm(forms.ModelForm):
+    """What the supplier types when it hands the parcel over; both are needed to ship. The carrier is one of the
+    carriers whose tracking pushes we receive (`tracking.CARRIERS`), so a push finds its shipment."""
+
+    carrier = forms.ChoiceField(label="快递公司 carrier",
+                                choices=[("", "---------"), *((name, name) for name in tracking.CARRIERS.values())])
     tracking_number = forms.CharField(label="运单号 tracking number", max_length=64)
 
 
 @admin.register(Shipment, site=supplier_console)
 class SupplierShipmentAdmin(ConsoleModelAdmin):
     """待发货: the supplier's shipments of paid orders, pending ones first. Saving a pending shipment's form with a
-    carrier and a tracking number ships it through `orders.shipment_ship`; a shipped one is read-only."""
+    carrier and a tracking number ships it through `orders.shipment_ship`; a shipped one is read-only, and the
+    "mark delivered" action reports its arrival (`orders.shipment_deliver`). A shipment whose every unit was
+    refunded before it left is cancelled: listed as 无需发货, never shipped."""
 
     owner_path = "supplier"
     console_can_add = False
     form = ShipmentShipForm
+    actions = ("mark_delivered",)
     fields = ("order_number", "order_status", "paid_at", "ship_to", "lines_to_ship", "weight_grams", "status",
-              "carrier", "tracking_number", "shipped_at", "delivered_at")
+              "carrier", "tracking_number", "shipped_at", "carrier_state", "delivered_at")
     readonly_fields = ("order_number", "order_status", "paid_at", "ship_to", "lines_to_ship", "weight_grams",
-                       "status", "shipped_at", "delivered_at")
+                       "status", "shipped_at", "carrier_state", "delivered_at")
     list_display = ("order_number", "status", "recipient", "lines_summary", "paid_at", "carrier", "tracking_number",
-                    "shipped_at")
+                    "shipped_at", "carrier_state")
     list_display_links = ("order_number",)
     list_filter = ("status",)
     search_fields = ("order__number", "tracking_number", "lines__sku_code")
@@ -75,6 +88,31 @@ class SupplierShipmentAdmin(ConsoleModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return super().has_change_permission(request, obj) and (obj is None or obj.status == Shipment.Status.PENDING)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # A form opened while the shipment was pending and sent after it shipped, or after its last units were
+        # refunded: say why nothing happens, rather than a bare 403.
+        if request.method == "POST" and object_id is not None:
+            shipment = self.get_object(request, unquote(object_id))
+            if shipment is not None and shipment.status != Shipment.Status.PENDING:
+                refusal = ("该发货单的商品已全部退款，无需发货 (everything in it was refunded: nothing to ship)"
+                           if shipment.status == Shipment.Status.CANCELLED else "该发货单已发货 (already shipped)")
+                self.message_user(request, f"{shipment.order.number}: {refusal}", messages.ERROR)
+                return HttpResponseRedirect(request.path)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="标记为已签收 Mark delivered (the buyer has the parcel)")
+    def mark_delivered(self, request, queryset):
+        selected = list(queryset.select_related("order"))
+        for shipment in selected:
+            if shipment.status == Shipment.Status.DELIVERED:
+                self.message_user(request, f"{shipment.order.number}: 已签收，无需再标记 (already delivered)",
+                                  messages.WARNING)
+        self.run_service_on_each(
+            request, [shipment for shipment in selected if shipment.status != Shipment.Status.DELIVERED],
+            lambda shipment: orders.shipment_deliver(shipment_id=shipment.pk, source="supplier",
+                                                     supplier=shipment.supplier, actor=request.user),
+            done="已标记签收 marked delivered", label=lambda shipment: shipment.order.number)
 
     def save_through_service(self, request, form, change):
         shipment = form.instance
@@ -105,15 +143,30 @@ class SupplierShipmentAdmin(ConsoleModelAdmin):
 
     @admin.display(description="发货明细 lines to ship")
     def lines_to_ship(self, shipment: Shipment):
-        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                                ((line.sku_code, line.title, _spec_text(line.spec_values), line.quantity)
-                                 for line in shipment.lines.all()))
+        lines = [line for line in shipment.lines.all() if _units_left(line) > 0]
+        if not lines:
+            return "无需发货：已全部退款 (nothing to ship: everything was refunded)"
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>", (
+            (line.sku_code, line.title, _spec_text(line.spec_values), _units_left(line),
+             f"（共 {line.quantity}，已退款 {line.refunded_quantity} · {line.refunded_quantity} of "
+             f"{line.quantity} refunded）" if line.refunded_quantity else "")
+            for line in lines))
         return format_html("<table><tr><th>规格编码 SKU</th><th>商品 product</th><th>规格 spec</th>"
                            "<th>数量 quantity</th></tr>{}</table>", rows)
 
     @admin.display(description="商品 items")
     def lines_summary(self, shipment: Shipment) -> str:
-        return "; ".join(f"{line.sku_code} ×{line.quantity}" for line in shipment.lines.all())
+        parts = [f"{line.sku_code} ×{_units_left(line)}" for line in shipment.lines.all() if _units_left(line) > 0]
+        return "; ".join(parts) or "无需发货 nothing to ship"
+
+    @admin.display(description="物流状态 carrier state", ordering="tracking_updated_at")
+    def carrier_state(self, shipment: Shipment):
+        if not shipment.tracking_state:
+            return "-"
+        return format_html("{}<br>{}<br><small>{}</small>", tracking.tracking_state_label(shipment.tracking_state),
+                           shipment.tracking_context,
+                           timezone.localtime(shipment.tracking_updated_at).strftime("%Y-%m-%d %H:%M")
+                           if shipment.tracking_updated_at else "")
 
 
 # --- the merchant console ------------------------------------------------------------------------------------------
@@ -319,11 +372,31 @@ class AfterSaleAdmin(ConsoleModelAdmin):
             after_sale_id=after_sale.pk, store=after_sale.order.store, actor=request.user), done="已退款 refunded")
 
 
+COUPON_FIELDS = ("name", "kind", "amount_off", "threshold", "percent_off", "max_discount", "scope", "categories",
+                 "listings", "per_user_limit", "total_quantity", "validity", "valid_from", "valid_to", "valid_days",
+                 "is_active")
+
+
 @admin.register(CouponTemplate, site=merchant_console)
 class CouponTemplateAdmin(ConsoleModelAdmin):
+    """Saved through `coupons.coupon_template_create` / `coupon_template_update`: a coupon that makes no sense (a
+    percentage of 0, a 满减 threshold below its amount off, a window that ends before it starts...) is a form error
+    in the merchant's words, and nothing is saved."""
+
     owner_path = "store"
     owner_field = "store"
     scoped_choices = {"store": "", "listings": "store"}
+    service_validates_row = True
+    service_error_fields = {
+        "coupon_name_required": "name", "coupon_kind_invalid": "kind", "coupon_amount_off_invalid": "amount_off",
+        "coupon_percent_off_invalid": "percent_off", "coupon_cap_invalid": "max_discount",
+        "coupon_threshold_invalid": "threshold", "coupon_threshold_below_amount": "threshold",
+        "coupon_threshold_not_allowed": "threshold", "coupon_validity_invalid": "validity",
+        "coupon_window_invalid": "valid_to", "coupon_window_ended": "valid_to",
+        "coupon_valid_days_invalid": "valid_days", "coupon_scope_invalid": "scope",
+        "coupon_listing_not_in_store": "listings", "coupon_per_user_limit_invalid": "per_user_limit",
+        "coupon_total_invalid": "total_quantity", "coupon_total_below_claimed": "total_quantity",
+    }
     fields = ("store", "name", "kind", "amount_off", "threshold", "percent_off", "max_discount", "scope",
               "categories", "listings", "per_user_limit", "total_quantity", "claimed_count", "validity",
               "valid_from", "valid_to", "valid_days", "is_active")
@@ -335,22 +408,42 @@ class CouponTemplateAdmin(ConsoleModelAdmin):
     search_fields = ("name",)
     list_select_related = ("store",)
 
-    def save_model(self, request, obj, form, change):
-        self.claim_ownership(request, obj)
-        if not change:
-            obj.save()
-            return
-        # claimed_count is a counter coupon_claim moves with F(): writing back the value read here would lose claims.
-        obj.save(update_fields=[field.name for field in obj._meta.concrete_fields
-                                if not field.primary_key and field.name not in ("claimed_count", "created_at")])
+    def get_readonly_fields(self, request, obj=None):
+        return ("store", "claimed_count") if obj is not None else ("claimed_count",)
+
+    def save_through_service(self, request, form, change):
+        data = {name: form.cleaned_data.get(name) for name in COUPON_FIELDS}
+        if change:
+            return coupons.coupon_template_update(template_id=form.instance.pk, **data)
+        return coupons.coupon_template_create(store=self.owner_of(request, form), **data)
+
+    def service_error_field(self, error) -> str | None:
+        # Mismatches (a percentage coupon with an amount off, listings chosen for a store-wide coupon...) name
+        # the offending field in their detail.
+        named = error.detail.get("field") if isinstance(error.detail, dict) else None
+        return super().service_error_field(error) or named
+
+
+GROUP_BUY_FIELDS = ("team_price", "team_size", "window_hours", "per_user_limit", "starts_at", "ends_at", "is_active")
 
 
 @admin.register(GroupBuyCampaign, site=merchant_console)
 class GroupBuyCampaignAdmin(ConsoleModelAdmin):
+    """Saved through `group_buys.group_buy_campaign_create` / `group_buy_campaign_update`: a team price below the
+    supplier's floor (or not below the listing's price), a team of one, a window that ends before it starts... is a
+    form error, and nothing is saved."""
+
     owner_path = "listing__store"
     scoped_choices = {"listing": "store"}
-    fields = ("listing", "team_price", "team_size", "window_hours", "per_user_limit", "starts_at", "ends_at",
-              "is_active")
+    service_validates_row = True
+    service_error_fields = {
+        "group_buy_listing_not_in_store": "listing", "group_buy_listing_inactive": "listing",
+        "group_buy_price_invalid": "team_price", "group_buy_price_below_floor": "team_price",
+        "group_buy_price_not_below_listing": "team_price", "group_buy_team_size_invalid": "team_size",
+        "group_buy_window_invalid": "window_hours", "group_buy_per_user_limit_invalid": "per_user_limit",
+        "group_buy_dates_invalid": "ends_at", "group_buy_ended": "ends_at",
+    }
+    fields = ("listing", *GROUP_BUY_FIELDS)
     list_display = ("listing", "team_price", "team_size", "window_hours", "starts_at", "ends_at", "is_active")
     list_filter = ("is_active",)
     search_fields = ("listing__sku__product__title",)
@@ -358,6 +451,13 @@ class GroupBuyCampaignAdmin(ConsoleModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ("listing",) if obj is not None else ()
+
+    def save_through_service(self, request, form, change):
+        data = {name: form.cleaned_data.get(name) for name in GROUP_BUY_FIELDS}
+        if change:
+            return group_buys.group_buy_campaign_update(campaign_id=form.instance.pk, **data)
+        listing = form.cleaned_data["listing"]  # one of the member's own listings: the field offers no other
+        return group_buys.group_buy_campaign_create(store=listing.store, listing=listing, **data)
 
 
 @admin.register(BargainCampaign, site=merchant_console)

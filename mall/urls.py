@@ -1,7 +1,7 @@
 from django.urls import include, path
 
 import core.urls  # noqa: F401  (registers the <id:...> converter)
-from mall.api import shop
+from mall.api import logistics, shop
 
 urlpatterns = [
     path("categories", shop.CategoryListApi.as_view()),
@@ -21,6 +21,7 @@ urlpatterns = [
     path("orders/<id:order_id>/pay", shop.OrderPayApi.as_view()),
     path("orders/<id:order_id>/simulated-pay", shop.SimulatedGatewayPayApi.as_view()),
     path("payments/callback/<slug:provider>", shop.PaymentCallbackApi.as_view()),
+    path("logistics/tracking-push/kuaidi100", logistics.Kuaidi100TrackingPushApi.as_view()),
     path("coupons", shop.CouponTemplateListApi.as_view()),
     path("coupons/claim", shop.CouponClaimApi.as_view()),
     path("coupons/mine", shop.MyCouponListApi.as_view()),

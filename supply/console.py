@@ -18,6 +18,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.db.models import Count, QuerySet
+from django.forms.models import BaseInlineFormSet, construct_instance
 
 from core.errors import DomainError
 from supply import services
@@ -173,10 +174,16 @@ class ScopedAdminMixin:
 class ConsoleModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
     """A scoped model admin. Set `save_through_service` (request, form, change) -> saved object to make the form
     save through a service: it runs at the end of validation (inside the change view's transaction), a domain error
-    becomes a form error on the field `service_error_fields` names for its code (else on the whole form)."""
+    becomes a form error on the field `service_error_fields` names for its code (else on the whole form). The
+    service saves the row's many-to-many fields too.
+
+    `service_validates_row`: the service checks the whole row, so the model's own validation is skipped. Its check
+    constraints would refuse first with nothing but the constraint's name; the service says what is wrong in the
+    user's words, and the constraints stay in the database as the backstop."""
 
     save_through_service: Callable | None = None
     service_error_fields: dict[str, str] = {}
+    service_validates_row = False
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change=change, **kwargs)
@@ -186,14 +193,21 @@ class ConsoleModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
         class ServiceForm(form_class):
             def _post_clean(self):
-                super()._post_clean()
+                if model_admin.service_validates_row:
+                    try:
+                        self.instance = construct_instance(self, self.instance, self._meta.fields,
+                                                           self._meta.exclude)
+                    except ValidationError as error:
+                        self._update_errors(error)
+                else:
+                    super()._post_clean()
                 if self._errors:
                     return
                 try:
                     with transaction.atomic():
                         saved = model_admin.save_through_service(request, self, change)
                 except DomainError as error:
-                    field = model_admin.service_error_fields.get(error.code)
+                    field = model_admin.service_error_field(error)
                     self.add_error(field if field in self.fields else None,
                                    ValidationError(error.message, code=error.code))
                     return
@@ -201,21 +215,33 @@ class ConsoleModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
         return ServiceForm
 
+    def service_error_field(self, error: DomainError) -> str | None:
+        """The form field a service's refusal belongs on (None: the whole form)."""
+        return self.service_error_fields.get(error.code)
+
     def save_model(self, request, obj, form, change):
         if self.save_through_service is not None:
             return  # the service saved it while the form validated
         self.claim_ownership(request, obj)
         super().save_model(request, obj, form, change)
 
-    def run_service_on_each(self, request, queryset: Iterable, call: Callable, done: str) -> int:
+    def save_related(self, request, form, formsets, change):
+        if self.save_through_service is None:
+            return super().save_related(request, form, formsets, change)
+        for formset in formsets:  # the row's own many-to-many fields were the service's to save
+            self.save_formset(request, form, formset, change=change)
+        return None
+
+    def run_service_on_each(self, request, queryset: Iterable, call: Callable, done: str,
+                            label: Callable = str) -> int:
         """An admin action's body: call the service for every selected row; a refusal is an error message for
-        that row, never a 500, and the other rows still go through."""
+        that row (named by `label`), never a 500, and the other rows still go through."""
         count = 0
         for obj in queryset:
             try:
                 call(obj)
             except DomainError as error:
-                self.message_user(request, f"{obj}: {error.message}", messages.ERROR)
+                self.message_user(request, f"{label(obj)}: {error.message}", messages.ERROR)
             else:
                 count += 1
         if count:
@@ -269,8 +295,23 @@ class StockNumbersMixin:
         return _stock_number(sku, "sold")
 
 
+SKU_FIELDS = ("code", "spec_values", "cost_price", "floor_price", "suggested_price", "weight_grams")
+
+
+def _sku_create_from(product: Product, data: dict) -> SKU:
+    return services.sku_create(product=product, **{name: data.get(name) for name in SKU_FIELDS})
+
+
+class SKUInlineFormSet(BaseInlineFormSet):
+    """SKUs added on the product page are created through `services.sku_create`, stock row included."""
+
+    def save_new(self, form, commit=True):
+        return _sku_create_from(self.instance, form.cleaned_data)
+
+
 class SKUInline(StockNumbersMixin, ConsoleInline):
     model = SKU
+    formset = SKUInlineFormSet
     fields = ("code", "spec_values", "cost_price", "floor_price", "suggested_price", "weight_grams",
               "stock_available", "stock_reserved", "stock_sold")
     readonly_fields = ("stock_available", "stock_reserved", "stock_sold")
@@ -319,6 +360,14 @@ class SKUAdmin(StockNumbersMixin, ConsoleModelAdmin):
     list_filter = ("product__status",)
     search_fields = ("code", "product__title")
     list_select_related = ("product", "stock")
+    service_error_fields = {"sku_code_required": "code", "sku_code_taken": "code", "sku_prices_invalid": "floor_price",
+                            "sku_weight_invalid": "weight_grams"}
+
+    def save_through_service(self, request, form, change):
+        if change:  # prices and specs of an existing SKU: a plain save, validated by the form and the model
+            form.instance.save()
+            return form.instance
+        return _sku_create_from(form.cleaned_data["product"], form.cleaned_data)
 
 
 class StockLevelFilter(admin.SimpleListFilter):

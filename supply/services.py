@@ -4,11 +4,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core.errors import BusinessRuleViolation, NotAuthenticated, ValidationFailed
+from core.errors import BusinessRuleViolation, Conflict, NotAuthenticated, ValidationFailed
+from core.money import ZERO, to_money
 from supply.models import SKU, InventorySyncBatch, Product, Stock, StockMovement, Supplier
 from supply.search import search_document
 
@@ -156,3 +157,35 @@ def product_refresh_search(*, product: Product) -> None:
     Product.objects.filter(pk=product.pk).update(
         search_document=search_document(product.title, product.category.name, product.description[:500]),
         updated_at=timezone.now())
+
+
+def sku_create(*, product: Product, code: str, cost_price, floor_price, suggested_price, spec_values=None,
+               weight_grams: int = 0) -> SKU:
+    """A supplier adds a SKU to a product, with its stock row (0 available until the supplier's system, or the
+    sync API, reports a count) in the same transaction: a SKU without a stock row could be listed but never sold."""
+    code = (code or "").strip()
+    if not code:
+        raise ValidationFailed("请填写规格编码 (a SKU needs a code)", code="sku_code_required")
+    try:
+        cost_price, floor_price, suggested_price = (to_money(value)
+                                                    for value in (cost_price, floor_price, suggested_price))
+    except (TypeError, ValueError) as error:
+        raise ValidationFailed("价格无效 (not an amount of money)", code="sku_prices_invalid") from error
+    if not ZERO <= cost_price <= floor_price <= suggested_price:
+        raise ValidationFailed("须满足 0 ≤ 供货价 ≤ 最低售价 ≤ 建议零售价 (0 <= cost <= floor <= suggested price)",
+                               code="sku_prices_invalid", detail={"cost_price": str(cost_price),
+                                                                  "floor_price": str(floor_price),
+                                                                  "suggested_price": str(suggested_price)})
+    if not isinstance(weight_grams, int) or isinstance(weight_grams, bool) or weight_grams < 0:
+        raise ValidationFailed("重量须为非负整数克 (weight is whole grams, not negative)", code="sku_weight_invalid")
+    try:
+        with transaction.atomic():
+            sku = SKU.objects.create(product=product, code=code[:64], spec_values=spec_values or {},
+                                     cost_price=cost_price, floor_price=floor_price,
+                                     suggested_price=suggested_price, weight_grams=weight_grams)
+            Stock.objects.create(sku=sku, available=0)
+    except IntegrityError as error:
+        if SKU.objects.filter(code=code[:64]).exists():
+            raise Conflict("规格编码已存在 (this SKU code is taken)", code="sku_code_taken") from error
+        raise
+    return sku

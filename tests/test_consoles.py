@@ -237,11 +237,13 @@ def test_a_supplier_ships_a_paid_order_through_the_console(client):
     assert (shipment.status, shipment.carrier, shipment.tracking_number) == ("shipped", "顺丰 SF", "SF1234567890")
     assert order.events.filter(axis="shipping_status", to_state="shipped", actor=member).exists()
 
-    # Shipped: the page is read-only now, and posting again is refused without touching anything.
+    # Shipped: the page is read-only now, and posting again (a form left open) is refused with a message,
+    # without touching anything.
     assert client.get(url).status_code == 200
-    assert client.post(url, {"carrier": "中通 ZTO", "tracking_number": "ZT1"}).status_code == 403
+    response = client.post(url, {"carrier": "中通 ZTO", "tracking_number": "ZT1"})
+    assert response.status_code == 302 and any("已发货" in text for text in messages_of(response))
     shipment.refresh_from_db()
-    assert shipment.carrier == "顺丰 SF"
+    assert (shipment.carrier, shipment.tracking_number) == ("顺丰 SF", "SF1234567890")
 
 
 def test_an_unpaid_orders_shipment_is_not_on_the_shipping_page(client):
@@ -254,6 +256,71 @@ def test_an_unpaid_orders_shipment_is_not_on_the_shipping_page(client):
     assert client.post(url, {"carrier": "SF", "tracking_number": "1"}).status_code in (302, 404)
     order.refresh_from_db()
     assert order.shipping_status == Order.ShippingStatus.NOT_SHIPPED
+
+
+def refund_only(order, line, quantity):
+    after_sale = after_sales.after_sale_request(buyer=order.buyer, order_id=order.pk, line_id=line.pk,
+                                                kind=AfterSale.Kind.REFUND_ONLY, quantity=quantity, reason="不想要了")
+    after_sales.after_sale_approve(after_sale_id=after_sale.pk, store=order.store, actor=order.store.owner)
+
+
+def test_units_refunded_before_shipping_leave_the_shipment_and_a_shipment_left_empty_cannot_ship(client):
+    supplier, member = supplier_with_member()
+    listing = shippable_listing(StoreFactory(), supplier)
+    buyer = UserFactory()
+    order, _created = orders.order_submit(buyer=buyer, lines=[{"listing_id": listing.pk, "quantity": 3}],
+                                          address_id=AddressFactory(user=buyer).pk,
+                                          idempotency_key="console-partial-1")
+    payments.simulated_gateway_pay(order=order)
+    line = order.lines.get()
+    shipment = order.shipments.get()
+    list_url = reverse("supplier_console:mall_shipment_changelist")
+    change_url = reverse("supplier_console:mall_shipment_change", args=[shipment.pk])
+    client.force_login(member)
+
+    refund_only(order, line, 1)
+    listed = client.get(list_url)
+    assert listed.context["cl"].result_list[0].pk == shipment.pk
+    assert f"{listing.sku.code} ×2" in listed.content.decode()
+    page = client.get(change_url).content.decode()
+    assert "<td>2（共 3，已退款 1" in page
+
+    refund_only(order, line, 2)
+    shipment.refresh_from_db()
+    order.refresh_from_db()
+    assert shipment.status == Shipment.Status.CANCELLED and order.status == Order.Status.CLOSED
+    assert order.number not in client.get(list_url).content.decode()  # nothing to ship: off the shipping page
+    client.post(change_url, {"carrier": "顺丰 SF", "tracking_number": "SF1"})
+    with pytest.raises(orders.IllegalTransition):
+        orders.shipment_ship(shipment_id=shipment.pk, supplier=supplier, carrier="顺丰 SF", tracking_number="SF1")
+    shipment.refresh_from_db()
+    assert (shipment.status, shipment.tracking_number) == (Shipment.Status.CANCELLED, "")
+
+
+def test_a_suppliers_part_refunded_in_full_shows_as_nothing_to_ship_and_is_refused(client):
+    supplier, member = supplier_with_member()
+    store = StoreFactory()
+    ours, theirs = shippable_listing(store, supplier), shippable_listing(store, SupplierFactory())
+    buyer = UserFactory()
+    order, _created = orders.order_submit(buyer=buyer, address_id=AddressFactory(user=buyer).pk,
+                                          idempotency_key="console-partial-2",
+                                          lines=[{"listing_id": ours.pk, "quantity": 2},
+                                                 {"listing_id": theirs.pk, "quantity": 1}])
+    payments.simulated_gateway_pay(order=order)
+    refund_only(order, order.lines.get(listing=ours), 2)
+    shipment = order.shipments.get(supplier=supplier)
+    order.refresh_from_db()
+    assert shipment.status == Shipment.Status.CANCELLED and order.status == Order.Status.PAID
+    client.force_login(member)
+
+    listed = client.get(reverse("supplier_console:mall_shipment_changelist")).content.decode()
+    assert order.number in listed and "无需发货" in listed
+    url = reverse("supplier_console:mall_shipment_change", args=[shipment.pk])
+    assert "无需发货：已全部退款" in client.get(url).content.decode()
+    response = client.post(url, {"carrier": "顺丰 SF", "tracking_number": "SF2"})
+    assert response.status_code == 302 and any("无需发货" in text for text in messages_of(response))
+    shipment.refresh_from_db()
+    assert (shipment.status, shipment.tracking_number) == (Shipment.Status.CANCELLED, "")
 
 
 # --- the merchant console ------------------------------------------------------------------------------------------

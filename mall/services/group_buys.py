@@ -178,3 +178,98 @@ def group_buy_teams_expire_due(*, limit: int = 200) -> int:
     ids = list(GroupBuyTeam.objects.filter(status=T.OPEN, expires_at__lte=timezone.now())
                .order_by("expires_at").values_list("pk", flat=True)[:limit])
     return sum(group_buy_team_expire(team_id=team_id) for team_id in ids)
+
+
+# --- campaigns (merchant console) -------------------------------------------------------------------------------
+GROUP_BUY_TEAM_SIZE_MAX = 50
+
+
+def _group_buy_price_valid(team_price) -> bool:
+    """An amount in cents above zero: a Decimal or an int, at most two decimal places, never a float."""
+    try:
+        return not isinstance(team_price, bool | float) and team_price > 0 and round(team_price, 2) == team_price
+    except (TypeError, ArithmeticError):
+        return False
+
+
+def _group_buy_whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _group_buy_campaign_check(*, store, listing, team_price, team_size, window_hours, per_user_limit, starts_at,
+                              ends_at, sellable: bool, creating: bool) -> None:
+    """Everything a merchant can get wrong in a group-buy campaign, refused with its own code.
+
+    `sellable`: the campaign is (or stays) on, so its price must be sellable now: above zero, not below the SKU's
+    floor (never clamped at checkout), below the listing's own price, on an active listing of the store. A
+    campaign being switched off is checked for its shape only: a floor raised since must not keep it on."""
+    if listing is None or (store is not None and listing.store_id != store.pk):
+        raise BusinessRuleViolation("只能为本店的商品设置拼团 (only listings of this store)",
+                                    code="group_buy_listing_not_in_store")
+    if not _group_buy_price_valid(team_price):
+        raise BusinessRuleViolation("拼团价须为大于 0 的金额，最多两位小数 (the team price must be an amount above "
+                                    "zero, in cents)", code="group_buy_price_invalid")
+    if not _group_buy_whole(team_size) or not 2 <= team_size <= GROUP_BUY_TEAM_SIZE_MAX:
+        raise BusinessRuleViolation(f"成团人数须在 2 到 {GROUP_BUY_TEAM_SIZE_MAX} 之间 (a team has 2 to "
+                                    f"{GROUP_BUY_TEAM_SIZE_MAX} members)", code="group_buy_team_size_invalid")
+    if not _group_buy_whole(window_hours) or window_hours < 1:
+        raise BusinessRuleViolation("成团时限至少 1 小时 (a team has at least one hour to fill)",
+                                    code="group_buy_window_invalid")
+    if not _group_buy_whole(per_user_limit) or per_user_limit < 1:
+        raise BusinessRuleViolation("每人限购至少 1 件 (at least one unit per person)",
+                                    code="group_buy_per_user_limit_invalid")
+    try:
+        dates_ordered = starts_at < ends_at
+    except TypeError:  # a missing or naive date
+        dates_ordered = False
+    if not dates_ordered:
+        raise BusinessRuleViolation("结束时间须晚于开始时间 (ends_at must be after starts_at)",
+                                    code="group_buy_dates_invalid")
+    if creating and ends_at <= timezone.now():
+        raise BusinessRuleViolation("活动结束时间已过 (the campaign would already be over)", code="group_buy_ended")
+    if not sellable:
+        return
+    if listing.status != listing.Status.ACTIVE:
+        raise BusinessRuleViolation("商品未在售，不能开展拼团 (the listing is not on sale)",
+                                    code="group_buy_listing_inactive")
+    floor_price = listing.sku.floor_price
+    if team_price < floor_price:
+        raise BusinessRuleViolation(f"拼团价不能低于供应商最低售价 {floor_price} (the team price is below the "
+                                    f"supplier's lowest price {floor_price})", code="group_buy_price_below_floor",
+                                    detail={"sku_floor_price": str(floor_price)})
+    if team_price >= listing.price:
+        raise BusinessRuleViolation(f"拼团价须低于售价 {listing.price} (the team price must be below the listing "
+                                    f"price {listing.price})", code="group_buy_price_not_below_listing",
+                                    detail={"price": str(listing.price)})
+
+
+def group_buy_campaign_create(*, store, listing, team_price, team_size: int, starts_at, ends_at,
+                              window_hours: int = 24, per_user_limit: int = 1,
+                              is_active: bool = True) -> GroupBuyCampaign:
+    """A merchant sets up a group-buy on a listing of its store, refused (with a code per mistake) unless sellable."""
+    _group_buy_campaign_check(store=store, listing=listing, team_price=team_price, team_size=team_size,
+                              window_hours=window_hours, per_user_limit=per_user_limit, starts_at=starts_at,
+                              ends_at=ends_at, sellable=True, creating=True)
+    return GroupBuyCampaign.objects.create(
+        listing=listing, team_price=team_price, team_size=team_size, window_hours=window_hours,
+        per_user_limit=per_user_limit, starts_at=starts_at, ends_at=ends_at, is_active=bool(is_active))
+
+
+def group_buy_campaign_update(*, campaign_id: int, team_price, team_size: int, window_hours: int,
+                              per_user_limit: int, starts_at, ends_at, is_active: bool,
+                              store=None) -> GroupBuyCampaign:
+    """A merchant edits a campaign (of `store`, when given). Its listing stays; teams already open keep their size
+    (copied onto the team) and members' orders keep the price they were placed at, so nothing here needs a lock."""
+    with transaction.atomic():
+        lookup = {"listing__store": store} if store is not None else {}
+        campaign = GroupBuyCampaign.objects.select_related("listing__sku").filter(pk=campaign_id, **lookup).first()
+        if campaign is None:
+            raise NotFound("拼团活动不存在 (no such group-buy)", code="group_buy_not_found")
+        _group_buy_campaign_check(store=None, listing=campaign.listing, team_price=team_price, team_size=team_size,
+                                  window_hours=window_hours, per_user_limit=per_user_limit, starts_at=starts_at,
+                                  ends_at=ends_at, sellable=bool(is_active), creating=False)
+        GroupBuyCampaign.objects.filter(pk=campaign.pk).update(
+            team_price=team_price, team_size=team_size, window_hours=window_hours, per_user_limit=per_user_limit,
+            starts_at=starts_at, ends_at=ends_at, is_active=bool(is_active), updated_at=timezone.now())
+        campaign.refresh_from_db()
+    return campaign

@@ -1,8 +1,8 @@
 """Checkout arithmetic: what an order would cost. Reads only; `orders.order_submit` writes what this computes.
 
 Order of operations (all Decimal, cents, half-up):
-1. unit price = the listing price, or the group-buy / bargain price, adjusted by the supplier's regional pricing rule
-   for the shipping province (never below the SKU floor);
+1. unit price = the listing price adjusted by the supplier's regional pricing rule for the shipping province (never
+   below the SKU floor), or the group-buy / bargain price as it is (refused if below the SKU floor);
 2. subtotal = sum of unit price x quantity;
 3. shipping = per supplier (one shipment each): its template's rate for the province on the shipment's weight,
    free when the supplier's part of the subtotal reaches the rate's threshold;
@@ -160,8 +160,15 @@ def quote_build(*, buyer, lines: list[dict], address_id: int | None = None, regi
         listing = listings[listing_id]
         override = (unit_price_override or {}).get(listing_id)
         if override is not None:
-            # A campaign price (group-buy, bargain) is final: regional rules adjust list prices only.
-            unit = max(to_money(override), listing.sku.floor_price)
+            # A campaign price (group-buy, bargain) is final: regional rules adjust list prices only. Campaigns are
+            # refused below the SKU's floor when they are set up; one the supplier's floor has risen above since is
+            # refused here too, rather than charged at a price nobody set.
+            unit = to_money(override)
+            if unit < listing.sku.floor_price:
+                raise BusinessRuleViolation("活动价低于供应商最低售价，暂不可购买 (the campaign price is below the "
+                                            "supplier's lowest price)", code="campaign_price_below_floor",
+                                            detail={"listing_id": listing_id,
+                                                    "sku_floor_price": str(listing.sku.floor_price)})
         else:
             rule = pricing_rule_for([r for r in rules if r.supplier_id == listing.sku.product.supplier_id],
                                     sku_id=listing.sku_id, region=region, at=at)
