@@ -32,7 +32,7 @@ smoke: setup
 	$(PY) -m devstack smoke
 
 bench: setup
-	$(PY) -m devstack exec -- $(PY) -m bench
+	DEVSTACK_INSTANCE=$${DEVSTACK_INSTANCE:-bench} $(PY) -m devstack exec -- $(PY) -m bench
 
 clean-var:
 	rm -rf var/

@@ -1,15 +1,16 @@
-"""python -m bench [name ...]: set up Django on the configured services, make sure the demo is loaded, run benches."""
+"""python -m bench [name ...]: set up Django on the configured services, make sure the demo is loaded, run benches.
+
+Each bench prints its figures and ends with one `BENCH <name> key=value ...` summary line."""
 import os
 import sys
 import time
 
-BENCHES = ["checkout"]
+BENCHES = ["events", "checkout"]
 
 
 def main(argv: list[str]) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")  # timers run in-process; no worker needed
-    os.environ.setdefault("LOG_LEVEL", "WARNING")  # eager timer tasks would log every order
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
 
     django.setup()
@@ -17,11 +18,12 @@ def main(argv: list[str]) -> int:
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", "--noinput", verbosity=0)
     call_command("load_demo", "--quiet")
-    print(f"setup (migrate + load_demo): {time.perf_counter() - started:.1f} s")
+    print(f"setup (migrate + load_demo): {time.perf_counter() - started:.1f} s", flush=True)
     for name in argv or BENCHES:
         module = __import__(f"bench.{name}", fromlist=["run"])
-        print(f"\n== bench/{name}.py ==")
+        print(f"\n== bench/{name}.py ==", flush=True)
         module.run()
     return 0
 

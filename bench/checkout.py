@@ -1,79 +1,92 @@
-"""Concurrent checkout on the demo data, and listing search/detail latency.
+"""Checkout over HTTP against a production-configured server, and listing search/detail latency.
 
-- checkout: THREADS shoppers (demo customers) each submit and pay orders of 1-3 random demo listings for
-  DURATION seconds through the services (the same code the API calls); prints orders per second and latency.
-- search/detail: p50/p95 of GET /api/v1/listings?q=... (Chinese and English queries) and GET /api/v1/listings/<id>
-  through Django's test client (full request/response cycle, no network).
+- checkout: 16 closed-loop clients (demo customers with their own API tokens) each submit an order of one or two
+  demo listings (POST /api/v1/orders) and pay it (POST /api/v1/orders/<id>/simulated-pay, which sends the
+  gateway's signed callback through the same code a provider's callback takes) against the gunicorn server of
+  bench/server.py (`make run`'s setup, debug off), from processes of their own; orders per second and p50/p95 of
+  submit + pay. In the same run and on the same server: the rate of a trivial GET, the smallest authenticated API
+  request there is (GET /api/v1/me: token lookup, one row, a small JSON), so the ratio holds on a noisy machine.
+- statements: SQL statements one 2-line submit and one pay run (tests/mall/test_statement_counts.py pins them).
+- search/detail: p50/p95 of GET /api/v1/listings?q=... and GET /api/v1/listings/<id> in-process (test client).
 """
 import random
 import statistics
-import threading
 import time
 import uuid
 
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
-THREADS = 8
+from bench.load import load_run, percentile
+from bench.server import production_server
+
+CLIENTS = 16
 DURATION = 20.0
+WARM_UP = 4.0
 SEARCH_QUERIES = ["heart", "蜡烛", "christmas", "杯子", "bag", "复古", "cake stand", "爱心 挂饰", "lunch box",
                   "圣诞", "vintage", "玩具", "garden", "灯", "mug", "笔记本"]
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+def _shoppers(count: int) -> list[tuple[str, int]]:
+    """(API token, default address id) of `count` demo customers."""
+    from rest_framework.authtoken.models import Token
+
+    from mall.models import Address
+
+    addresses = list(Address.objects.filter(is_default=True, user__phone__startswith="199")
+                     .select_related("user").order_by("pk")[:count])
+    return [(Token.objects.get_or_create(user=address.user)[0].key, address.pk) for address in addresses]
 
 
-def checkout_bench() -> None:
-    from mall.models import Address, Listing
-    from mall.services import orders, payments
+def _listings() -> list[int]:
+    from mall.models import Listing
     from supply.models import Stock
 
-    listing_ids = list(Listing.objects.filter(status="active", store_id=Listing.objects.order_by("store_id")
-                                              .values("store_id")[:1]).values_list("pk", flat=True))
-    Stock.objects.filter(sku__listings__pk__in=listing_ids).update(available=1_000_000)
-    addresses = list(Address.objects.filter(is_default=True).select_related("user")[:2000])
-    latencies: list[float] = []
-    failures: list[str] = []
-    lock = threading.Lock()
-    deadline = time.perf_counter() + DURATION
+    store_id = Listing.objects.order_by("store_id").values_list("store_id", flat=True).first()
+    ids = list(Listing.objects.filter(status="active", store_id=store_id).order_by("pk").values_list("pk", flat=True))
+    Stock.objects.filter(sku__listings__pk__in=ids).update(available=1_000_000)
+    return ids
 
-    def shopper(seed: int) -> None:
-        rng = random.Random(seed)
-        try:
-            while time.perf_counter() < deadline:
-                address = rng.choice(addresses)
-                lines = [{"listing_id": listing_id, "quantity": rng.randint(1, 3)}
-                         for listing_id in rng.sample(listing_ids, rng.randint(1, 3))]
-                started = time.perf_counter()
-                try:
-                    order, _ = orders.order_submit(buyer=address.user, lines=lines, address_id=address.pk,
-                                                   idempotency_key=f"bench-{uuid.uuid4().hex}")
-                    payments.simulated_gateway_pay(order=order)
-                except Exception as error:  # counted, the bench goes on
-                    with lock:
-                        failures.append(f"{type(error).__name__}: {error}")
-                    continue
-                with lock:
-                    latencies.append(time.perf_counter() - started)
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=shopper, args=(n,)) for n in range(THREADS)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    print(f"checkout: {THREADS} threads, {elapsed:.1f} s, {len(latencies)} orders submitted and paid, "
-          f"{len(failures)} failed")
-    if latencies:
-        print(f"checkout: {len(latencies) / elapsed:.1f} orders/s; submit+pay latency "
-              f"p50 {percentile(latencies, 0.5) * 1000:.0f} ms, p95 {percentile(latencies, 0.95) * 1000:.0f} ms")
-    if failures:
-        print(f"checkout: first failure: {failures[0]}")
+def statements_per_submit_and_pay(shopper: tuple[str, int], listings: list[int]) -> tuple[int, int]:
+    """Count the SQL statements of one 2-line submit and its payment, in this process (same code, test client)."""
+    client = Client(HTTP_AUTHORIZATION=f"Token {shopper[0]}")
+    body = {"lines": [{"listing_id": listings[0], "quantity": 1}, {"listing_id": listings[1], "quantity": 2}],
+            "address_id": shopper[1], "idempotency_key": f"count-{uuid.uuid4().hex}"}
+    with CaptureQueriesContext(connection) as submit:
+        response = client.post("/api/v1/orders", body, content_type="application/json")
+    assert response.status_code == 201, response.content[:300]
+    with CaptureQueriesContext(connection) as pay:
+        response = client.post(f"/api/v1/orders/{response.json()['id']}/simulated-pay")
+    assert response.status_code == 200, response.content[:300]
+    return len(submit.captured_queries), len(pay.captured_queries)
+
+
+def checkout_bench() -> dict:
+    shoppers = _shoppers(CLIENTS)
+    listings = _listings()
+    submit_statements, pay_statements = statements_per_submit_and_pay(shoppers[0], listings)
+    run = uuid.uuid4().hex[:8]
+    states = [{"token": token, "address_id": address_id, "listings": listings, "seed": index, "run": run}
+              for index, (token, address_id) in enumerate(shoppers)]
+    with production_server() as base:
+        me = [{"path": "/api/v1/me", "token": token} for token, _address in shoppers]
+        load_run(base=base, scenario="get", states=me, duration=WARM_UP)
+        trivial = load_run(base=base, scenario="get", states=me, duration=DURATION)
+        load_run(base=base, scenario="checkout", states=[{**state, "run": f"warm-{run}"} for state in states],
+                 duration=WARM_UP)
+        checkout = load_run(base=base, scenario="checkout", states=states, duration=DURATION)
+    ratio = checkout.rate / trivial.rate if trivial.rate else 0.0
+    p50, p95 = percentile(checkout.latencies, 0.5) * 1000, percentile(checkout.latencies, 0.95) * 1000
+    print(f"trivial GET: {trivial.rate:.0f} req/s ({trivial.errors} errors)")
+    print(f"checkout: {CLIENTS} clients, {checkout.seconds:.1f} s, {checkout.operations} orders submitted and paid, "
+          f"{checkout.errors} failed{': ' + checkout.first_error if checkout.errors else ''}")
+    print(f"checkout: {checkout.rate:.1f} orders/s, submit+pay p50 {p50:.0f} ms, p95 {p95:.0f} ms; "
+          f"statements: submit {submit_statements}, pay {pay_statements}")
+    print(f"BENCH checkout orders_per_s={checkout.rate:.1f} trivial_rps={trivial.rate:.0f} ratio={ratio:.2f} "
+          f"p50_ms={p50:.0f} p95_ms={p95:.0f} submit_statements={submit_statements} pay_statements={pay_statements}")
+    return {"orders_per_s": checkout.rate, "trivial_rps": trivial.rate, "ratio": ratio}
 
 
 def latency_bench() -> None:

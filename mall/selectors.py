@@ -1,9 +1,9 @@
 """Reads of the storefront: categories, listing search, orders of a shopper."""
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Prefetch, Q, QuerySet, prefetch_related_objects
 
-from mall.models import Listing, Order, Store
+from mall.models import Listing, Order, Shipment, Store
 from supply.models import Category, Product, Supplier
 from supply.search import query_terms
 
@@ -55,7 +55,28 @@ def category_tree() -> list[dict]:
 
 
 def orders_of(*, buyer, status: str | None = None) -> QuerySet[Order]:
-    orders = Order.objects.filter(buyer=buyer).prefetch_related("lines", "shipments").order_by("-created_at", "-pk")
+    orders = (Order.objects.filter(buyer=buyer)
+              .prefetch_related("lines", Prefetch("shipments", queryset=Shipment.objects.select_related("supplier")))
+              .order_by("-created_at", "-pk"))
     if status:
         orders = orders.filter(status=status)
     return orders
+
+
+def relations_remember(instance: Model, **relations: list) -> None:
+    """Attach rows a service has just written or read (an order's lines, its shipments) as if they had been
+    prefetched, so showing the object does not read them back."""
+    cache = instance.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, objects in relations.items():
+        queryset = getattr(instance, name).all()
+        queryset._result_cache = list(objects)
+        queryset._prefetch_done = True
+        cache[name] = queryset
+
+
+def order_details(order: Order) -> Order:
+    """The order with what its page shows (lines, shipments with their suppliers): relations already at hand are
+    kept, the others are read in one query each."""
+    prefetch_related_objects([order], "lines", Prefetch("shipments",
+                                                         queryset=Shipment.objects.select_related("supplier")))
+    return order

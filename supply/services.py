@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from core.errors import BusinessRuleViolation, Conflict, NotAuthenticated, ValidationFailed
@@ -21,46 +20,100 @@ class OutOfStock(BusinessRuleViolation):
     message = "库存不足 (not enough stock)"
 
 
-def _move(*, sku_id: int, kind: str, reference: str, guard: Q, available: int = 0, reserved: int = 0,
-          sold: int = 0) -> bool:
-    """One guarded stock change: UPDATE ... WHERE <guard>, then a movement row if a row changed."""
-    changed = Stock.objects.filter(Q(sku_id=sku_id) & guard).update(
-        available=F("available") + available, reserved=F("reserved") + reserved, sold=F("sold") + sold)
-    if changed:
-        StockMovement.objects.create(sku_id=sku_id, kind=kind, available_delta=available, reserved_delta=reserved,
-                                     sold_delta=sold, reference=reference)
-    return bool(changed)
+# --- stock moves -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _MoveKind:
+    kind: str
+    guard: str  # the column that must hold at least the quantity
+    available: int  # sign of the change of each column
+    reserved: int
+    sold: int
+
+
+RESERVE = _MoveKind(StockMovement.Kind.RESERVE, "available", -1, 1, 0)
+RELEASE = _MoveKind(StockMovement.Kind.RELEASE, "reserved", 1, -1, 0)
+CONSUME = _MoveKind(StockMovement.Kind.CONSUME, "reserved", 0, -1, 1)
+RESTOCK = _MoveKind(StockMovement.Kind.RESTOCK, "sold", 1, 0, -1)
+
+
+def _move_many(move: _MoveKind, items: Iterable[tuple[int, int]], reference: str) -> set[int]:
+    """Apply one kind of guarded change to several SKUs in one statement; returns the SKU ids that did NOT change
+    (their guard failed). The statement first locks the stock rows in ascending SKU id (the mall's lock order), then
+    updates each row whose guard holds, then writes a movement row per change."""
+    wanted: dict[int, int] = {}
+    for sku_id, quantity in items:
+        wanted[sku_id] = wanted.get(sku_id, 0) + quantity
+    if not wanted:
+        return set()
+    stock, movement = Stock._meta.db_table, StockMovement._meta.db_table
+    values = ", ".join(["(%s::bigint, %s::integer)"] * len(wanted))
+    sql = (
+        f"WITH wanted (sku_id, quantity) AS (VALUES {values}), "  # noqa: S608 (our tables, fixed columns)
+        f"locked AS (SELECT s.sku_id FROM {stock} s WHERE s.sku_id IN (SELECT sku_id FROM wanted) "
+        f"ORDER BY s.sku_id FOR UPDATE), "
+        f"changed AS (UPDATE {stock} s SET available = s.available + %s * w.quantity, "
+        f"reserved = s.reserved + %s * w.quantity, sold = s.sold + %s * w.quantity "
+        f"FROM wanted w WHERE s.sku_id = w.sku_id AND s.sku_id IN (SELECT sku_id FROM locked) "
+        f"AND s.{move.guard} >= w.quantity RETURNING s.sku_id, w.quantity) "
+        f"INSERT INTO {movement} (sku_id, kind, available_delta, reserved_delta, sold_delta, reference, created_at) "
+        f"SELECT sku_id, %s, %s * quantity, %s * quantity, %s * quantity, %s, now() FROM changed RETURNING sku_id"
+    )
+    params = [value for pair in sorted(wanted.items()) for value in pair]
+    params += [move.available, move.reserved, move.sold, move.kind, move.available, move.reserved, move.sold,
+               reference[:64]]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        changed = {row[0] for row in cursor.fetchall()}
+    return set(wanted) - changed
+
+
+def stock_reserve_many(*, items: Iterable[tuple[int, int]], reference: str) -> None:
+    """available -> reserved for (sku id, quantity) pairs, all or nothing (the caller's transaction rolls back).
+    Two buyers racing for the last units: only one UPDATE finds enough left."""
+    short = _move_many(RESERVE, items, reference)
+    if short:
+        raise OutOfStock(detail={"sku_ids": sorted(short)})
+
+
+def _inconsistent(message: str, short: set[int]) -> BusinessRuleViolation:
+    return BusinessRuleViolation(message, code="stock_inconsistent", detail={"sku_ids": sorted(short)})
+
+
+def stock_release_many(*, items: Iterable[tuple[int, int]], reference: str) -> None:
+    """reserved -> available (an unpaid order is cancelled)."""
+    short = _move_many(RELEASE, items, reference)
+    if short:
+        raise _inconsistent("锁定库存不足，无法释放 (reserved stock is lower than the release)", short)
+
+
+def stock_consume_many(*, items: Iterable[tuple[int, int]], reference: str) -> None:
+    """reserved -> sold (the order is paid)."""
+    short = _move_many(CONSUME, items, reference)
+    if short:
+        raise _inconsistent("锁定库存不足 (reserved stock is lower than the sale)", short)
+
+
+def stock_restock_many(*, items: Iterable[tuple[int, int]], reference: str) -> None:
+    """sold -> available (goods came back, or never left the warehouse before a refund)."""
+    short = _move_many(RESTOCK, items, reference)
+    if short:
+        raise _inconsistent("已售数量不足，无法退回库存 (sold count is lower than the return)", short)
 
 
 def stock_reserve(*, sku_id: int, quantity: int, reference: str) -> None:
-    """available -> reserved. Two buyers racing for the last units: only one UPDATE finds enough left."""
-    if not _move(sku_id=sku_id, kind=StockMovement.Kind.RESERVE, reference=reference,
-                 guard=Q(available__gte=quantity), available=-quantity, reserved=quantity):
-        raise OutOfStock(detail={"sku_id": sku_id, "requested": quantity})
+    stock_reserve_many(items=[(sku_id, quantity)], reference=reference)
 
 
 def stock_release(*, sku_id: int, quantity: int, reference: str) -> None:
-    """reserved -> available (an unpaid order is cancelled)."""
-    if not _move(sku_id=sku_id, kind=StockMovement.Kind.RELEASE, reference=reference,
-                 guard=Q(reserved__gte=quantity), available=quantity, reserved=-quantity):
-        raise BusinessRuleViolation("锁定库存不足，无法释放 (reserved stock is lower than the release)",
-                                    code="stock_inconsistent", detail={"sku_id": sku_id})
+    stock_release_many(items=[(sku_id, quantity)], reference=reference)
 
 
 def stock_consume(*, sku_id: int, quantity: int, reference: str) -> None:
-    """reserved -> sold (the order is paid)."""
-    if not _move(sku_id=sku_id, kind=StockMovement.Kind.CONSUME, reference=reference,
-                 guard=Q(reserved__gte=quantity), reserved=-quantity, sold=quantity):
-        raise BusinessRuleViolation("锁定库存不足 (reserved stock is lower than the sale)",
-                                    code="stock_inconsistent", detail={"sku_id": sku_id})
+    stock_consume_many(items=[(sku_id, quantity)], reference=reference)
 
 
 def stock_restock(*, sku_id: int, quantity: int, reference: str) -> None:
-    """sold -> available (goods came back with a return)."""
-    if not _move(sku_id=sku_id, kind=StockMovement.Kind.RESTOCK, reference=reference,
-                 guard=Q(sold__gte=quantity), available=quantity, sold=-quantity):
-        raise BusinessRuleViolation("已售数量不足，无法退回库存 (sold count is lower than the return)",
-                                    code="stock_inconsistent", detail={"sku_id": sku_id})
+    stock_restock_many(items=[(sku_id, quantity)], reference=reference)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.fields import IdempotencyKeyField, IdField, MoneyField
+from mall import selectors
 from mall.api.serializers import ListingOutput, OrderOutput
 from mall.api.shop import paginate
 from mall.services import bargains
@@ -148,4 +149,4 @@ class BargainBuyApi(APIView):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         order = bargains.bargain_buy(owner=request.user, session_id=session_id, **data.validated_data)
-        return Response(OrderOutput(order).data, status=201)
+        return Response(OrderOutput(selectors.order_details(order)).data, status=201)

@@ -245,7 +245,7 @@ class OrderListApi(APIView):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         order, created = orders.order_submit(buyer=request.user, clear_cart=values.pop("from_cart"), **values)
-        return Response(OrderOutput(order).data, status=201 if created else 200)
+        return Response(OrderOutput(selectors.order_details(order)).data, status=201 if created else 200)
 
 
 class OrderDetailApi(APIView):
@@ -253,7 +253,8 @@ class OrderDetailApi(APIView):
 
     @extend_schema(responses={200: OrderOutput}, tags=["orders"])
     def get(self, request, order_id: int):
-        return Response(OrderOutput(orders.order_for_buyer(buyer=request.user, order_id=order_id)).data)
+        order = orders.order_for_buyer(buyer=request.user, order_id=order_id)
+        return Response(OrderOutput(selectors.order_details(order)).data)
 
 
 class OrderCancelApi(APIView):
@@ -262,7 +263,7 @@ class OrderCancelApi(APIView):
     @extend_schema(request=None, responses={200: OrderOutput}, tags=["orders"])
     def post(self, request, order_id: int):
         order = orders.order_cancel(order_id=order_id, buyer=request.user, actor=request.user)
-        return Response(OrderOutput(orders.order_for_buyer(buyer=request.user, order_id=order.pk)).data)
+        return Response(OrderOutput(selectors.order_details(order)).data)
 
 
 class OrderConfirmReceiptApi(APIView):
@@ -271,7 +272,7 @@ class OrderConfirmReceiptApi(APIView):
     @extend_schema(request=None, responses={200: OrderOutput}, tags=["orders"])
     def post(self, request, order_id: int):
         order = orders.order_confirm_receipt(order_id=order_id, buyer=request.user)
-        return Response(OrderOutput(orders.order_for_buyer(buyer=request.user, order_id=order.pk)).data)
+        return Response(OrderOutput(selectors.order_details(order)).data)
 
 
 class PaymentInfoOutput(serializers.Serializer):
@@ -301,8 +302,8 @@ class SimulatedGatewayPayApi(APIView):
         if not payments.simulated_gateway_enabled():
             raise NotFound("接口不存在 (no such endpoint)", code="not_found")
         order = orders.order_for_buyer(buyer=request.user, order_id=order_id)
-        payments.simulated_gateway_pay(order=order)
-        return Response(OrderOutput(orders.order_for_buyer(buyer=request.user, order_id=order_id)).data)
+        payment = payments.simulated_gateway_pay(order=order)
+        return Response(OrderOutput(selectors.order_details(payment.order)).data)
 
 
 class PaymentCallbackApi(APIView):

@@ -18,6 +18,7 @@ from django.utils import timezone
 from core.errors import BusinessRuleViolation, Conflict, NotFound
 from core.events import record_event
 from core.transactions import enqueue_on_commit
+from mall import selectors
 from mall.models import CartItem, Order, OrderEvent, OrderLine, Shipment, UserCoupon
 from mall.services import locks, promotions, quotes
 from supply import services as supply_services
@@ -57,19 +58,33 @@ class IllegalTransition(Conflict):
 
 def order_transition(*, order: Order, axis: str, to: str, actor=None, reason: str = "", **fields) -> Order:
     """Move one axis of an order from its current value to `to`, or raise. Extra `fields` are written with it."""
-    current = getattr(order, axis)
-    if current == to:
+    return order_transitions(order=order, moves={axis: to}, actor=actor, reason=reason, **fields)
+
+
+def order_transitions(*, order: Order, moves: dict[str, str], actor=None, reason: str = "", **fields) -> Order:
+    """Move several axes at once (one conditional UPDATE, one event row per axis moved), or none of them."""
+    changes = {}
+    for axis, to in moves.items():
+        current = getattr(order, axis)
+        if current == to:
+            continue
+        if (current, to) not in TRANSITIONS[axis]:
+            raise IllegalTransition(detail={"axis": axis, "from": current, "to": to})
+        changes[axis] = (current, to)
+    if not changes:
         return order
-    if (current, to) not in TRANSITIONS[axis]:
-        raise IllegalTransition(detail={"axis": axis, "from": current, "to": to})
-    changed = Order.objects.filter(pk=order.pk, **{axis: current}).update(
-        **{axis: to}, updated_at=timezone.now(), **fields)
+    expected = {axis: current for axis, (current, _to) in changes.items()}
+    changed = Order.objects.filter(pk=order.pk, **expected).update(
+        **{axis: to for axis, (_current, to) in changes.items()}, updated_at=timezone.now(), **fields)
     if not changed:
         raise Conflict("订单状态已被修改，请刷新 (the order changed meanwhile; reload it)", code="order_state_changed",
-                       detail={"axis": axis, "expected": current})
-    OrderEvent.objects.create(order=order, axis=axis, from_state=current, to_state=to,
-                              actor=actor if getattr(actor, "pk", None) else None, reason=reason[:200])
-    setattr(order, axis, to)
+                       detail={"expected": expected})
+    actor_id = getattr(actor, "pk", None)
+    OrderEvent.objects.bulk_create([
+        OrderEvent(order=order, axis=axis, from_state=current, to_state=to, actor_id=actor_id, reason=reason[:200])
+        for axis, (current, to) in changes.items()])
+    for axis, (_current, to) in changes.items():
+        setattr(order, axis, to)
     for name, value in fields.items():
         setattr(order, name, value)
     return order
@@ -127,10 +142,9 @@ def _order_create(*, buyer, lines, address_id, idempotency_key, coupon_id, note,
             raise BusinessRuleViolation("优惠券已被使用 (this coupon is already used)", code="coupon_used")
         Order.objects.filter(pk=order.pk).update(coupon=quote.coupon)
         order.coupon = quote.coupon
-    shipments = {}
-    for part in quote.shipments:
-        shipments[part.supplier.pk] = Shipment.objects.create(order=order, supplier=part.supplier,
-                                                              shipping_fee=part.fee, weight_grams=part.weight_grams)
+    shipments = {part.supplier.pk: Shipment(order=order, supplier=part.supplier, shipping_fee=part.fee,
+                                            weight_grams=part.weight_grams) for part in quote.shipments}
+    Shipment.objects.bulk_create(shipments.values())
     order_lines = []
     for line in quote.lines:
         sku = line.listing.sku
@@ -142,9 +156,9 @@ def _order_create(*, buyer, lines, address_id, idempotency_key, coupon_id, note,
             line_subtotal=line.line_subtotal, discount_share=line.discount_share, paid_amount=line.paid_amount,
         ))
     OrderLine.objects.bulk_create(order_lines)
-    # Reserve in SKU order: every order locks stock rows in the same order, so two orders cannot deadlock.
-    for line in sorted(order_lines, key=lambda item: item.sku_id):
-        supply_services.stock_reserve(sku_id=line.sku_id, quantity=line.quantity, reference=order.number)
+    # One statement for every line; it locks the stock rows in SKU order, so two orders cannot deadlock.
+    supply_services.stock_reserve_many(items=[(line.sku_id, line.quantity) for line in order_lines],
+                                       reference=order.number)
     OrderEvent.objects.create(order=order, axis="status", from_state="", to_state=order.status, actor=buyer,
                               reason="submitted")
     record_event(kind="order_created", actor=buyer, target=order,
@@ -152,6 +166,8 @@ def _order_create(*, buyer, lines, address_id, idempotency_key, coupon_id, note,
                           "lines": [[line.sku_code, line.quantity] for line in order_lines]})
     enqueue_on_commit("mall.order_close_unpaid_task", order.pk,
                       countdown=int(settings.ORDER_PAY_TIMEOUT.total_seconds()) + 1)
+    # What the caller shows next is what was just written: no need to read it back.
+    selectors.relations_remember(order, lines=order_lines, shipments=list(shipments.values()))
     return order
 
 
@@ -173,8 +189,7 @@ def order_lock(*, order_id: int, buyer=None) -> Order:
 def order_release_holds(*, order: Order) -> None:
     """Give back what an unpaid order held: reserved stock, the locked coupon, its promotion's seat or bargain."""
     promotions.order_released(order)
-    for line in order.lines.order_by("sku_id"):
-        supply_services.stock_release(sku_id=line.sku_id, quantity=line.quantity, reference=order.number)
+    supply_services.stock_release_many(items=order.lines.values_list("sku_id", "quantity"), reference=order.number)
     if order.coupon_id:
         UserCoupon.objects.filter(pk=order.coupon_id, status=UserCoupon.Status.LOCKED, order=order).update(
             status=UserCoupon.Status.AVAILABLE, order=None, updated_at=timezone.now())

@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from core.errors import BusinessRuleViolation, NotFound
 from core.events import record_event
+from mall import selectors
 from mall.models import Order, Payment, UserCoupon
 from mall.services import locks, promotions, refunds
-from mall.services.orders import IllegalTransition, order_transition
+from mall.services.orders import IllegalTransition, order_transitions
 from mall.services.payment_providers import PaymentNotice, SimulatedGateway, provider_enabled, provider_get
 from supply import services as supply_services
 
@@ -47,10 +48,8 @@ def _payment_apply(notice: PaymentNotice) -> Payment:
     order = locks.order_for_update(number=notice.order_number)
     if order is None:
         raise NotFound("订单不存在 (no such order)", code="order_not_found")
-    # Re-check under the order lock: a concurrent copy of this callback may have committed meanwhile.
-    existing = Payment.objects.filter(provider=notice.provider, provider_transaction_id=notice.transaction_id).first()
-    if existing is not None:
-        return existing
+    # A concurrent copy of this callback that committed meanwhile makes the INSERT below fail on the unique
+    # transaction id: `payment_callback` then answers with that copy's payment.
     if notice.amount != order.total:
         raise BusinessRuleViolation("支付金额与订单金额不一致 (paid amount differs from the order total)",
                                     code="amount_mismatch",
@@ -69,18 +68,19 @@ def _payment_apply(notice: PaymentNotice) -> Payment:
                      payload={"transaction_id": notice.transaction_id, "amount": notice.amount, "reason": reason})
         return payment
     now = timezone.now()
-    order_transition(order=order, axis="payment_status", to=P.PAID, reason=notice.transaction_id, paid_at=now)
-    lines = list(order.lines.order_by("sku_id"))
-    for line in lines:
-        supply_services.stock_consume(sku_id=line.sku_id, quantity=line.quantity, reference=order.number)
+    order_transitions(order=order, moves={"payment_status": P.PAID, "status": promotions.paid_status(order)},
+                      reason=f"paid {notice.transaction_id}", paid_at=now)
+    lines = list(order.lines.order_by("pk"))
+    supply_services.stock_consume_many(items=[(line.sku_id, line.quantity) for line in lines],
+                                       reference=order.number)
     if order.coupon_id:
         UserCoupon.objects.filter(pk=order.coupon_id, status=UserCoupon.Status.LOCKED).update(
             status=UserCoupon.Status.USED, used_at=now, updated_at=now)
-    order_transition(order=order, axis="status", to=promotions.paid_status(order), reason="paid")
     promotions.order_paid(order)
-    record_event(kind="order_paid", actor=order.buyer, target=order,
+    record_event(kind="order_paid", actor_id=order.buyer_id, target=order,
                  payload={"total": order.total, "store_id": order.store_id, "kind": order.kind,
-                          "lines": [[line.sku_code, line.quantity] for line in sorted(lines, key=lambda x: x.pk)]})
+                          "lines": [[line.sku_code, line.quantity] for line in lines]})
+    selectors.relations_remember(order, lines=lines)
     return payment
 
 

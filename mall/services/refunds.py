@@ -138,7 +138,7 @@ def refund_book(*, order: Order, parts: list[tuple[OrderLine, int]], reason: str
     refund = None
     if amount > 0:
         refund = refund_request(order=order, amount=amount, reason=reason, reference=reference, actor=actor)
-    pending_shipments = set()
+    pending_shipments, restock = set(), []
     for line, quantity in parts:
         line_goods = min(goods[line.pk], amount)
         booked = OrderLine.objects.filter(pk=line.pk, refunded_quantity__lte=F("quantity") - quantity).update(
@@ -149,8 +149,9 @@ def refund_book(*, order: Order, parts: list[tuple[OrderLine, int]], reason: str
         line.refunded_amount += line_goods
         if line.shipment.status == Shipment.Status.PENDING:
             # The goods never left the warehouse: sellable again, and the shipment lists fewer units.
-            supply_services.stock_restock(sku_id=line.sku_id, quantity=quantity, reference=reference)
+            restock.append((line.sku_id, quantity))
             pending_shipments.add(line.shipment_id)
+    supply_services.stock_restock_many(items=restock, reference=reference)
     if amount > 0 and not Order.objects.filter(pk=order.pk, refunded_total__lte=F("total") - amount).update(
             refunded_total=F("refunded_total") + amount, updated_at=timezone.now()):
         raise BusinessRuleViolation("退款金额超过实付金额 (refund exceeds what was paid)", code="refund_exceeds_paid")
