@@ -155,7 +155,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.events_consumers_run_task",
         "schedule": timedelta(seconds=env.int("EVENTS_CONSUME_SECONDS", default=5)),
     },
-    "orders-close-unpaid": {"task": "mall.orders_close_expired_task", "schedule": timedelta(minutes=1)},
+    "orders-close-unpaid": {"task": "mall.orders_close_expired_task", "schedule": timedelta(seconds=30)},
     "orders-auto-confirm": {"task": "mall.orders_auto_confirm_task", "schedule": timedelta(minutes=30)},
     "group-buy-teams-expire": {"task": "mall.group_buy_teams_expire_task", "schedule": timedelta(minutes=1)},
     "bargain-sessions-expire": {"task": "mall.bargain_sessions_expire_task", "schedule": timedelta(minutes=5)},

@@ -1,9 +1,9 @@
 """Celery tasks of the mall: thin, idempotent, each calling one service.
 
-Timers: the pay window (30 min) has a countdown task per order; day-long windows (group-buy teams, bargains,
-自动确认收货) have only their periodic sweep, because the Redis broker re-delivers long countdown tasks every
-visibility timeout. Every timer also has a sweep in the beat schedule, so a lost task (a broker outage) never
-leaves stock held, a team open or money unreturned.
+Timers are sweeps in the beat schedule, not a countdown task per object: the pay window (every 30 s), group-buy
+teams (every minute), bargains, 自动确认收货. Placing an order then costs no broker message, a broker outage loses
+no timer (the sweep finds the work in the database), and no day-long countdown sits in Redis, whose transport
+re-delivers such tasks every visibility timeout. Refunds have a task per refund (sent after commit) and a sweep.
 """
 from celery import shared_task
 
@@ -11,11 +11,6 @@ from mall.services import bargains, group_buys, orders, refunds
 
 REFUND_RETRY_BACKOFF_SECONDS = 30
 REFUND_RETRY_BACKOFF_MAX_SECONDS = 3600
-
-
-@shared_task(name="mall.order_close_unpaid_task")
-def order_close_unpaid_task(order_id: int) -> bool:
-    return orders.order_close_unpaid(order_id=order_id)
 
 
 @shared_task(name="mall.orders_close_expired_task")

@@ -5,8 +5,8 @@ Order status has four axes (status, payment, shipping, after-sale). Each axis ch
 racing callers cannot both move the same order) and writes an OrderEvent row.
 
 Orders know no promotion: what a group-buy or a bargain does when its order is released goes through
-`promotions`. Existing orders are locked only through `locks` (the one lock order of the mall). Timers are Celery
-tasks named here by their registered names (mall/tasks.py imports this module, not the other way round).
+`promotions`. Existing orders are locked only through `locks` (the one lock order of the mall). Timers (the pay
+window, 自动确认收货) are sweeps in the beat schedule (mall/tasks.py): placing an order touches no broker.
 """
 import secrets
 from decimal import Decimal
@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from core.errors import BusinessRuleViolation, Conflict, NotFound
 from core.events import record_event
-from core.transactions import enqueue_on_commit
 from mall import selectors
 from mall.models import CartItem, Order, OrderEvent, OrderLine, Shipment, UserCoupon
 from mall.services import locks, promotions, quotes
@@ -103,9 +102,10 @@ def order_submit(*, buyer, lines: list[dict], address_id: int, idempotency_key: 
 
     Returns (order, created). A retried submit with the same idempotency key returns the first order.
     """
-    existing = Order.objects.filter(buyer=buyer, idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return existing, False
+    existing_id = Order.objects.filter(buyer=buyer, idempotency_key=idempotency_key).values_list(
+        "pk", flat=True).first()
+    if existing_id is not None:
+        return Order.objects.get(pk=existing_id), False
     try:
         with transaction.atomic():
             order = _order_create(buyer=buyer, lines=lines, address_id=address_id, idempotency_key=idempotency_key,
@@ -164,8 +164,6 @@ def _order_create(*, buyer, lines, address_id, idempotency_key, coupon_id, note,
     record_event(kind="order_created", actor=buyer, target=order,
                  payload={"total": order.total, "kind": kind, "store_id": order.store_id,
                           "lines": [[line.sku_code, line.quantity] for line in order_lines]})
-    enqueue_on_commit("mall.order_close_unpaid_task", order.pk,
-                      countdown=int(settings.ORDER_PAY_TIMEOUT.total_seconds()) + 1)
     # What the caller shows next is what was just written: no need to read it back.
     selectors.relations_remember(order, lines=order_lines, shipments=list(shipments.values()))
     return order
