@@ -34,6 +34,8 @@ SETUP_COMMANDS: list[list[str]] = [
 
 def command_run() -> int:
     port = int(os.environ.get("WEB_PORT", "8000"))
+    # Until `watch` takes over, SIGTERM (`kill <pid>`) stops everything the way Ctrl-C does.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     with Stack(os.environ.get("DEVSTACK_INSTANCE", "run"), durable=True) as stack:
         for step in SETUP_COMMANDS:
             log(f"manage.py {' '.join(step)}")
@@ -43,8 +45,9 @@ def command_run() -> int:
                                "--concurrency", "2", "--loglevel", "INFO", "--hostname", f"worker-{port}@%h"])
         stack.spawn("beat", [python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
                              "--schedule", str(stack.root / "celerybeat-schedule")])
-        stack.spawn("web", [python, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-                            "--workers", "2", "--threads", "4", "--timeout", "60", "--access-logfile", "-"])
+        # config/gunicorn.py: the setup the benchmarks and docker-compose use too (2 workers x 4 threads).
+        stack.spawn("web", [python, "-m", "gunicorn", "config.wsgi:application", "-c", "config/gunicorn.py",
+                            "--bind", f"127.0.0.1:{port}", "--access-logfile", "-"])
         base = f"http://127.0.0.1:{port}"
         if _wait_healthy(base, timeout=120):
             log(f"ready: {base}/  API docs: {base}/api/docs/  admin: {base}/admin/  health: {base}/healthz")
@@ -52,6 +55,10 @@ def command_run() -> int:
         else:
             log(f"web did not report healthy at {base}/healthz yet; see the logs above")
         return stack.watch()
+
+
+def _raise_keyboard_interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
 
 
 def command_exec(argv: list[str]) -> int:
@@ -109,7 +116,7 @@ def command_smoke() -> int:
     failures: list[str] = []
     descendants: list = []
     try:
-        # The first run loads the demo (about 2 minutes here); the limit leaves room for a slower machine.
+        # The first run loads the demo (about 25 s here); the limit leaves room for a much slower machine.
         if not _wait_healthy(base, timeout=300):
             failures.append("/healthz did not answer 200 within 300 s")
         else:

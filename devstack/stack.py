@@ -11,12 +11,27 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from devstack.services import EmbeddedPostgres, EmbeddedRedis, State, die_with_parent, redis_has_graph_module
+from devstack.services import (
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    State,
+    die_with_parent,
+    redis_has_graph_module,
+    stop_process,
+    stop_processes,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# A setup command (migrate, load_demo, ...) interrupted by Ctrl-C: SIGINT (load_demo cancels its statement and rolls
+# the phase back, in well under a second), then SIGTERM, then SIGKILL.
+MANAGE_STOP: tuple[tuple[int, float], ...] = ((signal.SIGINT, 2.5), (signal.SIGTERM, 1.0))
+# worker, beat and web: SIGTERM is their graceful stop (a worker finishes the task it runs).
+CHILD_STOP: tuple[tuple[int, float], ...] = ((signal.SIGTERM, 20.0),)
 
 
 def log(message: str) -> None:
@@ -108,22 +123,37 @@ class Stack:
         self.env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, GRAPH_URL=graph_url)
 
     def stop(self) -> None:
-        for name in reversed(list(self.children)):
-            self._stop_child(name)
-        for service in reversed(self.services):
-            service.stop()
-        self.services.clear()
-        if self.state is not None:
-            self.state.processes.clear()
-            self.state.save()
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
+        """Stop the children, then the services, each group at once so that grace times overlap. A second Ctrl-C
+        while stopping is ignored: the steps are bounded anyway, and an interrupted stop would leave processes."""
+        with _stop_signals_ignored():
+            stop_processes([(process.pid, CHILD_STOP) for process in self.children.values() if process.poll() is None])
+            self.children.clear()
+            stop_processes([plan for service in reversed(self.services) if (plan := service.stop_plan())])
+            self.services.clear()
+            if self.state is not None:
+                self.state.processes.clear()
+                self.state.save()
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None
 
     # --- child processes -------------------------------------------------------------------------------
     def manage(self, *args: str) -> None:
-        """Run a management command to completion; a failure stops the stack."""
-        subprocess.run([sys.executable, "manage.py", *args], cwd=PROJECT_ROOT, env=self.env, check=True)
+        """Run a management command to completion; a failure stops the stack. Interrupted (Ctrl-C reaches the whole
+        process group, `kill -INT` only the supervisor), the command is stopped too, by MANAGE_STOP, before the
+        exception goes on to stop the rest. The command stays in our process group, so a terminal's Ctrl-C reaches
+        it directly, and it gets SIGTERM should the supervisor die."""
+        command = [sys.executable, "manage.py", *args]
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=self.env, preexec_fn=die_with_parent)  # noqa: PLW1509
+        try:
+            returncode = process.wait()
+        except BaseException:
+            with _stop_signals_ignored():
+                log(f"stopping manage.py {' '.join(args)} ...")
+                stop_process(process.pid, steps=MANAGE_STOP)
+            raise
+        if returncode:
+            raise subprocess.CalledProcessError(returncode, command)
 
     def spawn(self, name: str, command: list[str]) -> subprocess.Popen:
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=self.env, start_new_session=True,
@@ -131,18 +161,6 @@ class Stack:
         self.children[name] = process
         self.state.add(name, process, " ".join(command[1:3]))
         return process
-
-    def _stop_child(self, name: str) -> None:
-        process = self.children.pop(name)
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if self.state is not None:
-            self.state.remove(name)
 
     def watch(self) -> int:
         """Block until a signal arrives or a child exits; returns the exit code for the supervisor."""
@@ -161,6 +179,21 @@ class Stack:
             time.sleep(0.5)
         log("stopping (signal received) ...")
         return 0
+
+
+@contextmanager
+def _stop_signals_ignored() -> Iterator[None]:
+    """SIGINT and SIGTERM are ignored inside (a no-op outside the main thread, where handlers cannot be set)."""
+    try:
+        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _redact(url: str) -> str:

@@ -9,14 +9,17 @@ Two halves:
 - `demo_load` writes the plan in phases, one transaction each. Each phase first looks at what is already stored and
   writes only what is missing, so a second run writes nothing and an interrupted run resumes at the phase it lost.
 
-Speed: the CSV is read once, everything is matched in dicts, rows go in with `bulk_create` in batches, the
-`auto_now_add` timestamps are corrected afterwards with one UPDATE per batch (history must carry its real dates), and
-sums that differ per row (stock sold, refunded amounts) go in with one UPDATE ... FROM (VALUES ...) each.
+Speed: the CSV is read once and everything is matched in dicts. The small tables go in with `bulk_create`; the big
+ones (users, addresses, orders, payments, shipments, order lines, behaviour events, after-sales, refunds) with
+PostgreSQL COPY, streamed while the rows are being made and with their real dates written directly. Orders and
+shipments take their ids from their sequences in one query each, so rows can point at each other without a round trip
+per row. Sums that differ per row (stock sold, refunded amounts) go in with one UPDATE per table.
 """
 import bisect
 import csv
 import gc
 import gzip
+import json
 import re
 import time
 import zlib
@@ -32,8 +35,10 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import NOT_PROVIDED, F
+from django.utils import timezone
 from psycopg2.extras import execute_values
 from tqdm import tqdm
 
@@ -70,7 +75,7 @@ DELIVERED_AFTER = timedelta(days=3)
 COMPLETED_AFTER = timedelta(days=10)
 
 BATCH_SIZE = 2000
-INVOICES_PER_CHUNK = 1000
+COPY_READ_SIZE = 1 << 16  # characters COPY asks for per read: a few hundred rows
 
 # What a complete load of the full file stores (checked against the plan by tests/mall/test_demo_loader.py).
 FULL_DEMO_COUNTS = {"suppliers": 5, "products": 3790, "listings": 7580, "customers": 4372, "orders": 18402,
@@ -701,11 +706,6 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _chunks(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def demo_load(*, data_dir: Path, limit_invoices: int | None = None, progress: bool = True,
               say: Say | None = None) -> dict:
     """Build (or complete) the demo from `data_dir`/online_retail/online_retail.csv.gz and report what it did.
@@ -921,24 +921,24 @@ def customers_ensure(*, plan: DemoPlan) -> int:
     with transaction.atomic():
         phones = {customer.phone: customer for customer in plan.customers.values()}
         existing = set(User.objects.filter(phone__startswith=CUSTOMER_PHONE_PREFIX).values_list("phone", flat=True))
-        users = [User(phone=phone, nickname=customer.nickname, role=Role.SHOPPER, password=UNUSABLE_PASSWORD,
-                      date_joined=customer.joined_at)
+        users = [(phone, customer.nickname, Role.SHOPPER.value, UNUSABLE_PASSWORD, customer.joined_at)
                  for phone, customer in phones.items() if phone not in existing]
-        User.objects.bulk_create(users, batch_size=BATCH_SIZE)
+        _copy_rows(model=User, columns=("phone", "nickname", "role", "password", "date_joined"), rows=users)
         user_ids = dict(User.objects.filter(phone__startswith=CUSTOMER_PHONE_PREFIX).values_list("phone", "id"))
         with_address = set(Address.objects.filter(user__phone__startswith=CUSTOMER_PHONE_PREFIX, is_default=True)
                            .values_list("user_id", flat=True))
+        now = timezone.now()
         addresses = []
         for phone, customer in phones.items():
             user_id = user_ids[phone]
             if user_id in with_address:
                 continue
-            addresses.append(Address(
-                user_id=user_id, recipient=customer.nickname, phone=phone, region_id=customer.region_code,
-                city=PROVINCE_CITIES[customer.region_code], district="",
-                detail=f"演示路 {customer.customer_id % 200 + 1} 号 (demo address; UCI country: {customer.country})",
-                is_default=True))
-        Address.objects.bulk_create(addresses, batch_size=BATCH_SIZE)
+            addresses.append((
+                user_id, customer.nickname, phone, customer.region_code, PROVINCE_CITIES[customer.region_code], "",
+                f"演示路 {customer.customer_id % 200 + 1} 号 (demo address; UCI country: {customer.country})", True,
+                now, now))
+        _copy_rows(model=Address, columns=("user_id", "recipient", "phone", "region_id", "city", "district", "detail",
+                                           "is_default", "created_at", "updated_at"), rows=addresses)
         if users or addresses:
             _analyze(User, Address)
         return len(users)
@@ -956,42 +956,162 @@ def _address_snapshots() -> dict[int, tuple[str, dict]]:
     return snapshots
 
 
+class _SkuFacts(NamedTuple):
+    """What an order line snapshots from its SKU and product, and the weight its shipment adds up."""
+
+    sku_id: int
+    supplier_id: int
+    category_id: int
+    title: str
+    cost_price: Decimal
+    weight_grams: int
+
+
+ZERO_MONEY = Decimal("0.00")
+# The COPY column lists, in the order of the row tuples below. Columns not named get their defaults (`_copy_rows`).
+ORDER_COLUMNS = ("id", "number", "buyer_id", "store_id", "kind", "idempotency_key", "status", "payment_status",
+                 "shipping_status", "after_sale_status", "subtotal", "discount_total", "shipping_fee", "total",
+                 "refunded_total", "region_id", "address", "note", "pay_deadline", "paid_at", "shipped_at",
+                 "delivered_at", "completed_at", "created_at", "updated_at")
+PAYMENT_COLUMNS = ("order_id", "provider", "provider_transaction_id", "amount", "status", "payload", "created_at",
+                   "updated_at")
+SHIPMENT_COLUMNS = ("id", "order_id", "supplier_id", "status", "shipping_fee", "weight_grams", "carrier",
+                    "tracking_number", "shipped_at", "delivered_at", "created_at", "updated_at")
+EVENT_COLUMNS = ("kind", "actor_id", "object_type", "object_id", "payload", "created_at")
+ORDER_LINE_COLUMNS = ("order_id", "shipment_id", "listing_id", "sku_id", "supplier_id", "title", "sku_code",
+                      "spec_values", "category_id", "quantity", "list_price", "unit_price", "cost_price",
+                      "line_subtotal", "discount_share", "paid_amount", "refunded_quantity", "refunded_amount")
+
+
+class _OrderToWrite(NamedTuple):
+    """A planned order with everything its rows need: its id, buyer, store and shipments taken in advance."""
+
+    planned: PlannedOrder
+    order_id: int
+    buyer_id: int
+    store_id: int
+    shipments: dict[int, tuple[int, int]]  # supplier id -> (shipment id, weight in grams), in supplier order
+
+
 def orders_ensure(*, plan: DemoPlan, stores: list[Store], suppliers: list[Supplier], progress: bool = False) -> int:
     """Every planned invoice without an order (number D<invoice>) becomes a completed, paid, delivered order with
-    one succeeded payment, one delivered shipment per supplier, its lines and one handled "order_paid" event; the
-    stock of its SKUs counts its units as sold. Refunds come in the next phase."""
+    one succeeded payment, one delivered shipment per supplier, its lines and one "order_paid" event (history: no
+    delivery rows, so no handler reacts to it); the stock of its SKUs counts its units as sold. Refunds come in the
+    next phase.
+
+    Orders and shipments take their ids from their sequences in one query each, so every row can be written with
+    COPY before the rows it points to exist (the foreign keys are checked at commit)."""
     with transaction.atomic():
         existing = set(Order.objects.filter(idempotency_key__startswith=ORDER_KEY_PREFIX)
                        .values_list("number", flat=True))
         missing = [order for order in plan.orders if order.number not in existing]
         if not missing:
             return 0
-        skus = {code: (sku_id, supplier_id, category_id, title, cost_price, weight)
+        skus = {code: _SkuFacts(sku_id, supplier_id, category_id, title, cost_price, weight)
                 for code, sku_id, supplier_id, category_id, title, cost_price, weight in
                 SKU.objects.values_list("code", "id", "product__supplier_id", "product__category_id",
                                         "product__title", "cost_price", "weight_grams")}
         listings = {(store_id, sku_id): listing_id for store_id, sku_id, listing_id in
                     Listing.objects.filter(store__in=stores).values_list("store_id", "sku_id", "id")}
         user_ids = dict(User.objects.filter(phone__startswith=CUSTOMER_PHONE_PREFIX).values_list("phone", "id"))
-        snapshots = _address_snapshots()
-        supplier_ids = [supplier.pk for supplier in suppliers]
 
-        bar = tqdm(total=len(missing), desc="订单 orders", unit="order", disable=not progress, mininterval=0.5)
-        for chunk in _chunks(missing, INVOICES_PER_CHUNK):
-            _orders_write(chunk=chunk, plan=plan, stores=stores, skus=skus, listings=listings, user_ids=user_ids,
-                          snapshots=snapshots, supplier_ids=supplier_ids)
-            bar.update(len(chunk))
+        # Which suppliers ship what weight, per order, in the suppliers' order (shipment numbers follow it).
+        supplier_position = {supplier.pk: position for position, supplier in enumerate(suppliers)}
+        weights_by_order = []
+        for planned in missing:
+            weights: dict[int, int] = defaultdict(int)
+            for line in planned.lines:
+                facts = skus[line.code]
+                weights[facts.supplier_id] += facts.weight_grams * line.quantity
+            weights_by_order.append(sorted(weights.items(), key=lambda item: supplier_position[item[0]]))
+        order_ids = _ids_reserve(model=Order, count=len(missing))
+        shipment_ids = iter(_ids_reserve(model=Shipment, count=sum(map(len, weights_by_order))))
+        orders = [_OrderToWrite(planned=planned, order_id=order_id,
+                                buyer_id=user_ids[plan.customers[planned.customer_id].phone],
+                                store_id=stores[planned.store_index].pk,
+                                shipments={supplier_id: (next(shipment_ids), grams) for supplier_id, grams in weights})
+                  for planned, order_id, weights in zip(missing, order_ids, weights_by_order, strict=True)]
+
+        _copy_rows(model=Order, columns=ORDER_COLUMNS, rows=_order_rows(orders=orders, snapshots=_address_snapshots()))
+        _copy_rows(model=Payment, columns=PAYMENT_COLUMNS, rows=_payment_rows(orders=orders))
+        _copy_rows(model=Shipment, columns=SHIPMENT_COLUMNS,
+                   rows=_shipment_rows(orders=orders, supplier_position=supplier_position))
+        _copy_rows(model=BehaviourEvent, columns=EVENT_COLUMNS, rows=_event_rows(orders=orders))
+        bar = tqdm(total=len(orders), desc="订单 orders", unit="order", disable=not progress, mininterval=0.5)
+        _copy_rows(model=OrderLine, columns=ORDER_LINE_COLUMNS,
+                   rows=_order_line_rows(orders=orders, skus=skus, listings=listings, bar=bar))
         bar.close()
 
-        units: Counter = Counter()
-        for order in missing:
-            for line in order.lines:
-                units[skus[line.code][0]] += line.quantity
-        _update_from_values(
-            model=Stock, assignments="sold = {table}.sold + v.units", key="sku_id", columns=("units",),
-            rows=sorted(units.items()))
         _analyze(Order, Payment, Shipment, OrderLine, BehaviourEvent)
+        _stock_sold_add(order_ids=order_ids)
         return len(missing)
+
+
+def _order_rows(*, orders: list[_OrderToWrite], snapshots: dict) -> Iterator[tuple]:
+    for order in orders:
+        planned = order.planned
+        region_code, snapshot = snapshots[order.buyer_id]
+        subtotal = planned.subtotal
+        created = planned.created_at
+        yield (order.order_id, planned.number, order.buyer_id, order.store_id, Order.Kind.NORMAL.value,
+               f"{ORDER_KEY_PREFIX}{planned.invoice}", Order.Status.COMPLETED.value, Order.PaymentStatus.PAID.value,
+               Order.ShippingStatus.DELIVERED.value, Order.AfterSaleStatus.NONE.value, subtotal, ZERO_MONEY,
+               ZERO_MONEY, subtotal, ZERO_MONEY, region_code, snapshot, f"UCI Online Retail invoice {planned.invoice}",
+               created + PAY_WINDOW, created, created + SHIPPED_AFTER, created + DELIVERED_AFTER,
+               created + COMPLETED_AFTER, created,
+               created + COMPLETED_AFTER)
+
+
+def _payment_rows(*, orders: list[_OrderToWrite]) -> Iterator[tuple]:
+    for order in orders:
+        planned = order.planned
+        total = planned.subtotal
+        yield (order.order_id, PAYMENT_PROVIDER, f"{PAYMENT_PROVIDER}-{planned.invoice}", total,
+               Payment.Status.SUCCEEDED.value,
+               {"order_number": planned.number, "amount": str(total), "source": "UCI Online Retail"},
+               planned.created_at, planned.created_at)
+
+
+def _shipment_rows(*, orders: list[_OrderToWrite], supplier_position: dict[int, int]) -> Iterator[tuple]:
+    for order in orders:
+        planned = order.planned
+        shipped, delivered = planned.created_at + SHIPPED_AFTER, planned.created_at + DELIVERED_AFTER
+        for supplier_id, (shipment_id, grams) in order.shipments.items():
+            yield (shipment_id, order.order_id, supplier_id, Shipment.Status.DELIVERED.value, ZERO_MONEY, grams,
+                   "演示快递 demo carrier", f"DEMO{planned.invoice}-{supplier_position[supplier_id] + 1}", shipped,
+                   delivered, planned.created_at, delivered)
+
+
+def _event_rows(*, orders: list[_OrderToWrite]) -> Iterator[tuple]:
+    for order in orders:
+        planned = order.planned
+        payload = {"total": str(planned.subtotal), "store_id": order.store_id, "kind": Order.Kind.NORMAL.value,
+                   "lines": [[line.code, line.quantity] for line in planned.lines]}
+        yield "order_paid", order.buyer_id, "mall.order", str(order.order_id), payload, planned.created_at
+
+
+def _order_line_rows(*, orders: list[_OrderToWrite], skus: dict[str, _SkuFacts], listings: dict,
+                     bar: tqdm) -> Iterator[tuple]:
+    for count, order in enumerate(orders, 1):
+        for line in order.planned.lines:
+            facts = skus[line.code]
+            subtotal = line.line_subtotal
+            yield (order.order_id, order.shipments[facts.supplier_id][0], listings[(order.store_id, facts.sku_id)],
+                   facts.sku_id, facts.supplier_id, facts.title, line.code, {}, facts.category_id, line.quantity,
+                   line.unit_price, line.unit_price, facts.cost_price, subtotal, ZERO_MONEY, subtotal, 0, ZERO_MONEY)
+        if count % 500 == 0 or count == len(orders):
+            bar.update(count - bar.n)
+
+
+def _stock_sold_add(*, order_ids: list[int]) -> None:
+    """The stock of every SKU counts the units of these orders' lines as sold: one UPDATE ... FROM (SELECT SUM)."""
+    stock = connection.ops.quote_name(Stock._meta.db_table)
+    lines = connection.ops.quote_name(OrderLine._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {stock} SET sold = {stock}.sold + sums.units "  # noqa: S608 (table names from the models)
+            f"FROM (SELECT sku_id, SUM(quantity) AS units FROM {lines} WHERE order_id = ANY(%s) GROUP BY sku_id) "
+            f"AS sums WHERE {stock}.sku_id = sums.sku_id", [order_ids])
 
 
 def _analyze(*models) -> None:
@@ -1014,88 +1134,122 @@ def _update_from_values(*, model, assignments: str, columns: tuple[str, ...], ro
     sql = (f"UPDATE {table} SET {assignments.format(table=table)} FROM (VALUES %s) AS v({names}) "  # noqa: S608
            f"WHERE {table}.{connection.ops.quote_name(key)} = v.key")
     with connection.cursor() as cursor:
-        execute_values(cursor.cursor, sql, rows, page_size=BATCH_SIZE)
+        execute_values(cursor.cursor, sql, rows, page_size=len(rows))
 
 
-def _address_snapshots() -> dict[int, tuple[str, dict]]:
-    """Demo customer's user id -> (region code, the order's address snapshot in the shape `order_submit` stores)."""
-    snapshots = {}
-    for address in (Address.objects.filter(user__phone__startswith=CUSTOMER_PHONE_PREFIX, is_default=True)
-                    .select_related("region")):
-        snapshots[address.user_id] = (address.region_id, {
-            "recipient": address.recipient, "phone": address.phone, "region_code": address.region_id,
-            "province": address.region.name, "city": address.city, "district": address.district,
-            "detail": address.detail})
-    return snapshots
+def _ids_reserve(*, model, count: int) -> list[int]:
+    """`count` ids from the table's id sequence in one round trip, ascending, so rows can point at each other before
+    they are written. Ids are never handed out twice, also not to concurrent writers."""
+    if not count:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)",
+                       [connection.ops.quote_name(model._meta.db_table), model._meta.pk.column])
+        (sequence,) = cursor.fetchone()
+        cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [sequence, count])
+        return sorted(value for (value,) in cursor.fetchall())
 
 
-def _orders_write(*, chunk: list[PlannedOrder], plan: DemoPlan, stores: list[Store], skus: dict, listings: dict,
-                  user_ids: dict, snapshots: dict, supplier_ids: list[int]) -> None:
-    buyers = [user_ids[plan.customers[planned.customer_id].phone] for planned in chunk]
-    orders = []
-    for planned, buyer_id in zip(chunk, buyers, strict=True):
-        region_code, snapshot = snapshots[buyer_id]
-        subtotal = planned.subtotal
-        created = planned.created_at
-        orders.append(Order(
-            number=planned.number, buyer_id=buyer_id, store_id=stores[planned.store_index].pk, kind=Order.Kind.NORMAL,
-            idempotency_key=f"{ORDER_KEY_PREFIX}{planned.invoice}", status=Order.Status.COMPLETED,
-            payment_status=Order.PaymentStatus.PAID, shipping_status=Order.ShippingStatus.DELIVERED,
-            after_sale_status=Order.AfterSaleStatus.NONE, subtotal=subtotal, discount_total=Decimal("0.00"),
-            shipping_fee=Decimal("0.00"), total=subtotal, refunded_total=Decimal("0.00"), region_id=region_code,
-            address=snapshot, note=f"UCI Online Retail invoice {planned.invoice}", pay_deadline=created + PAY_WINDOW,
-            paid_at=created, delivered_at=created + DELIVERED_AFTER, completed_at=created + COMPLETED_AFTER))
-    Order.objects.bulk_create(orders, batch_size=BATCH_SIZE)
-    order_ids = [order.pk for order in orders]
-    # auto_now_add stamped "now" on insert: history keeps the invoice date instead.
-    Order.objects.filter(pk__in=order_ids).update(created_at=F("paid_at"), updated_at=F("completed_at"))
-    order_paid_at = Subquery(Order.objects.filter(pk=OuterRef("order_id")).values("paid_at")[:1])
+# COPY's text format: tab-separated columns, \N for NULL, backslash escapes for these four characters.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_NULL = "\\N"
+_TEXT_FIELDS = {"CharField", "TextField", "SlugField", "EmailField", "URLField"}
 
-    payments = [Payment(order_id=order.pk, provider=PAYMENT_PROVIDER,
-                        provider_transaction_id=f"{PAYMENT_PROVIDER}-{planned.invoice}", amount=order.total,
-                        status=Payment.Status.SUCCEEDED,
-                        payload={"order_number": order.number, "amount": str(order.total),
-                                 "source": "UCI Online Retail"})
-                for order, planned in zip(orders, chunk, strict=True)]
-    Payment.objects.bulk_create(payments, batch_size=BATCH_SIZE)
-    Payment.objects.filter(pk__in=[payment.pk for payment in payments]).update(created_at=order_paid_at,
-                                                                               updated_at=order_paid_at)
 
-    shipments: dict[tuple[int, int], Shipment] = {}
-    for order, planned in zip(orders, chunk, strict=True):
-        weights: dict[int, int] = defaultdict(int)
-        for line in planned.lines:
-            weights[skus[line.code][1]] += skus[line.code][5] * line.quantity
-        for supplier_id in sorted(weights, key=supplier_ids.index):
-            shipments[(order.pk, supplier_id)] = Shipment(
-                order_id=order.pk, supplier_id=supplier_id, status=Shipment.Status.DELIVERED,
-                shipping_fee=Decimal("0.00"), weight_grams=weights[supplier_id], carrier="演示快递 demo carrier",
-                tracking_number=f"DEMO{planned.invoice}-{supplier_ids.index(supplier_id) + 1}",
-                shipped_at=planned.created_at + SHIPPED_AFTER, delivered_at=planned.created_at + DELIVERED_AFTER)
-    Shipment.objects.bulk_create(list(shipments.values()), batch_size=BATCH_SIZE)
-    Shipment.objects.filter(order_id__in=order_ids).update(created_at=order_paid_at, updated_at=F("delivered_at"))
+def _copy_escaped(value: str) -> str:
+    return str.translate(value, _COPY_ESCAPES)
 
-    lines = []
-    events = []
-    for order, planned, buyer_id in zip(orders, chunk, buyers, strict=True):
-        store_id = stores[planned.store_index].pk
-        for line in planned.lines:
-            sku_id, supplier_id, category_id, title, cost_price, _weight = skus[line.code]
-            subtotal = line.line_subtotal
-            lines.append(OrderLine(
-                order_id=order.pk, shipment_id=shipments[(order.pk, supplier_id)].pk,
-                listing_id=listings[(store_id, sku_id)], sku_id=sku_id, supplier_id=supplier_id, title=title,
-                sku_code=line.code, spec_values={}, category_id=category_id, quantity=line.quantity,
-                list_price=line.unit_price, unit_price=line.unit_price, cost_price=cost_price,
-                line_subtotal=subtotal, discount_share=Decimal("0.00"), paid_amount=subtotal))
-        events.append(BehaviourEvent(
-            actor_id=buyer_id, kind="order_paid", object_type="mall.order", object_id=str(order.pk),
-            payload={"total": str(order.total), "store_id": store_id, "kind": Order.Kind.NORMAL.value,
-                     "lines": [[line.code, line.quantity] for line in planned.lines]},
-            # History gets no delivery rows: no transactional handler reacts to it.
-            created_at=planned.created_at))
-    OrderLine.objects.bulk_create(lines, batch_size=BATCH_SIZE)
-    BehaviourEvent.objects.bulk_create(events, batch_size=BATCH_SIZE)
+
+def _copy_json(value) -> str:
+    if not value and isinstance(value, dict):  # most JSON columns here hold {}: skip the encoder
+        return "{}"
+    return _copy_escaped(json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False))
+
+
+def _copy_boolean(value: bool) -> str:
+    return "t" if value else "f"
+
+
+def _copy_formatter(field) -> Callable[[object], str]:
+    """How a value of this field reads in COPY's text format, chosen once per column, not per value: text is
+    escaped, JSON encoded, anything else (numbers, Decimal, datetime, which print as PostgreSQL reads them) str()."""
+    if field.is_relation:
+        field = field.target_field
+    internal_type = field.get_internal_type()
+    if internal_type in _TEXT_FIELDS:
+        formatter = _copy_escaped
+    elif internal_type == "JSONField":
+        formatter = _copy_json
+    elif internal_type == "BooleanField":
+        formatter = _copy_boolean
+    else:
+        formatter = str
+    if field.null:
+        plain = formatter
+        return lambda value: _COPY_NULL if value is None else plain(value)
+    return formatter
+
+
+class _CopyStream:
+    """The rows as a file COPY can read() from: each read formats the next rows, so PostgreSQL already stores the
+    first rows while Python still makes the later ones (two cores work at once)."""
+
+    def __init__(self, rows: Iterable[tuple], formatters: list[Callable[[object], str]], suffix: str):
+        self.rows = iter(rows)
+        self.formatters = formatters
+        self.end = suffix + "\n"
+        self.count = 0
+
+    def read(self, size: int = -1) -> str:
+        lines = []
+        length = 0
+        formatters, end = self.formatters, self.end
+        for row in self.rows:
+            line = "\t".join([formatter(value) for formatter, value in zip(formatters, row, strict=True)]) + end
+            lines.append(line)
+            length += len(line)
+            if 0 <= size <= length:
+                break
+        self.count += len(lines)
+        return "".join(lines)
+
+
+def _copy_rows(*, model, columns: tuple[str, ...], rows: Iterable[tuple]) -> int:
+    """COPY the rows (tuples of `columns`, field attnames) into the model's table and return how many went in.
+
+    The columns not named get what an ORM insert would give them, so a field added to the model later does not
+    break the loader: its model default (constant for the batch), else NULL when nullable; the id and database
+    defaults (db_default, e.g. BehaviourEvent.transaction_id) are left to PostgreSQL."""
+    meta = model._meta
+    named = [meta.get_field(name) for name in columns]
+    named_columns = {field.column for field in named}
+    defaulted, default_texts = [], []
+    for other in meta.concrete_fields:
+        if other.column in named_columns or other.primary_key or other.db_default is not NOT_PROVIDED:
+            continue
+        if other.has_default():
+            value = other.get_default()
+        elif getattr(other, "auto_now", False) or getattr(other, "auto_now_add", False):
+            value = timezone.now()
+        elif other.null:
+            continue
+        else:
+            raise ValueError(f"COPY into {meta.db_table} needs a value for {other.attname}")
+        defaulted.append(other)
+        default_texts.append(_copy_formatter(other)(value))
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(field.column) for field in [*named, *defaulted])
+    stream = _CopyStream(rows, [_copy_formatter(field) for field in named],
+                         suffix="".join(f"\t{text}" for text in default_texts))
+    with connection.cursor() as cursor, connection.wrap_database_errors:  # psycopg2's errors as Django's, as the ORM
+        cursor.copy_expert(f"COPY {quote(meta.db_table)} ({names}) FROM STDIN", stream, COPY_READ_SIZE)
+    return stream.count
+
+
+AFTER_SALE_COLUMNS = ("order_id", "line_id", "requester_id", "kind", "quantity", "reason", "status", "refund_amount",
+                      "merchant_note", "decided_at", "refunded_at", "created_at", "updated_at")
+REFUND_COLUMNS = ("order_id", "payment_id", "amount", "reason", "reference", "status", "provider_refund_id",
+                  "succeeded_at", "created_at", "updated_at")
 
 
 def refunds_ensure(*, plan: DemoPlan) -> int:
@@ -1142,14 +1296,14 @@ def refunds_ensure(*, plan: DemoPlan) -> int:
             order_total = order_refunds.setdefault(order_id, [Decimal("0.00"), planned.refunded_at])
             order_total[0] += planned.amount
             order_total[1] = max(order_total[1], planned.refunded_at)
-            after_sales.append(AfterSale(
-                order_id=order_id, line_id=line_id, requester_id=buyer_id, kind=AfterSale.Kind.REFUND_ONLY,
-                quantity=planned.quantity, reason=REFUND_REASON, status=AfterSale.Status.REFUNDED,
-                refund_amount=planned.amount, merchant_note=f"UCI cancellation {planned.cancellation_invoice}",
-                decided_at=planned.refunded_at, refunded_at=planned.refunded_at))
-            refunds.append(Refund(
-                order_id=order_id, payment_id=payments[order_id], amount=planned.amount, reason=REFUND_REASON,
-                reference=planned.reference, status=Refund.Status.SUCCEEDED, provider_refund_id=planned.reference))
+            after_sales.append((
+                order_id, line_id, buyer_id, AfterSale.Kind.REFUND_ONLY.value, planned.quantity, REFUND_REASON,
+                AfterSale.Status.REFUNDED.value, planned.amount, f"UCI cancellation {planned.cancellation_invoice}",
+                planned.refunded_at, planned.refunded_at, planned.refunded_at, planned.refunded_at))
+            refunds.append((
+                order_id, payments[order_id], planned.amount, REFUND_REASON, planned.reference,
+                Refund.Status.SUCCEEDED.value, planned.reference, planned.refunded_at, planned.refunded_at,
+                planned.refunded_at))
 
         _update_from_values(
             model=OrderLine, columns=("units", "amount"),
@@ -1169,14 +1323,9 @@ def refunds_ensure(*, plan: DemoPlan) -> int:
             payment_status=Order.PaymentStatus.PARTIALLY_REFUNDED,
             after_sale_status=Order.AfterSaleStatus.PARTIALLY_REFUNDED)
 
-        AfterSale.objects.bulk_create(after_sales, batch_size=BATCH_SIZE)
-        AfterSale.objects.filter(pk__in=[after_sale.pk for after_sale in after_sales]).update(
-            created_at=F("refunded_at"), updated_at=F("refunded_at"))
-        Refund.objects.bulk_create(refunds, batch_size=BATCH_SIZE)
-        _update_from_values(
-            model=Refund, columns=("refunded_at",),
-            assignments="created_at = v.refunded_at, updated_at = v.refunded_at",
-            rows=[(refund.pk, planned.refunded_at) for refund, planned in zip(refunds, missing, strict=True)])
+        _copy_rows(model=AfterSale, columns=AFTER_SALE_COLUMNS, rows=after_sales)
+        _copy_rows(model=Refund, columns=REFUND_COLUMNS, rows=refunds)
+        _analyze(AfterSale, Refund)
         return len(refunds)
 
 

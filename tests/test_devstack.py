@@ -1,14 +1,24 @@
-"""devstack: existing servers win, one supervisor per instance, leftovers of a crashed run are stopped."""
+"""devstack: existing servers win, one supervisor per instance, leftovers of a crashed run are stopped, Ctrl-C
+during the demo load stops everything within 10 s."""
+import contextlib
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 
+import psutil
 import pytest
 from django.conf import settings
 
-from devstack.services import State
+from devstack.services import State, free_port
 from devstack.stack import PROJECT_ROOT, AlreadyRunning, Stack
+from mall.demo import CSV_RELATIVE_PATH
+from mall.management.commands.load_demo import default_data_dir
+
+INTERRUPT_INSTANCE = "pytest-interrupt"
 
 
 def test_configured_servers_win_and_nothing_is_started(tmp_path):
@@ -70,3 +80,78 @@ def test_leftovers_of_a_crashed_run_are_stopped_but_strangers_are_not(tmp_path):
         for process in (leftover, stranger):
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def interrupt_instance():
+    """A `devstack run` instance of its own, empty at first: the demo load has everything to do. The second test
+    finds the catalogue its predecessor committed and is interrupted in the orders phase all the same."""
+    root = PROJECT_ROOT / "var" / INTERRUPT_INSTANCE
+    shutil.rmtree(root, ignore_errors=True)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _alive(processes: list[psutil.Process], root) -> list[str]:
+    left = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                left.append(f"{process.pid} {' '.join(process.cmdline())[:100]}")
+        except psutil.NoSuchProcess:
+            pass
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            cmdline = " ".join(process.info["cmdline"] or [])
+        except psutil.NoSuchProcess:
+            continue
+        if str(root) in cmdline and not any(entry.startswith(f"{process.info['pid']} ") for entry in left):
+            left.append(f"{process.info['pid']} {cmdline[:100]}")
+    return left
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (default_data_dir() / CSV_RELATIVE_PATH).exists(), reason="the demo data is not there")
+@pytest.mark.parametrize("target", ["supervisor", "process group"])
+def test_ctrl_c_during_the_demo_load_stops_everything_within_10_seconds(interrupt_instance, target):
+    # A terminal's Ctrl-C reaches the whole process group; `kill -INT <pid>` only the supervisor.
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("DATABASE_URL", "REDIS_URL", "GRAPH_URL", "DJANGO_SETTINGS_MODULE")}
+    env.update(DEVSTACK_INSTANCE=INTERRUPT_INSTANCE, WEB_PORT=str(free_port()), PYTHONUNBUFFERED="1")
+    supervisor = subprocess.Popen([sys.executable, "-m", "devstack", "run"], cwd=PROJECT_ROOT, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    output: list[str] = []
+    in_orders_phase = threading.Event()
+
+    def read_output() -> None:
+        for raw in supervisor.stdout:
+            text = raw.decode("utf-8", "replace")
+            output.append(text)
+            if "订单 orders" in text:  # the orders phase's progress bar: its COPY runs
+                in_orders_phase.set()
+
+    reader = threading.Thread(target=read_output, daemon=True)
+    reader.start()
+    processes: list[psutil.Process] = []
+    try:
+        assert in_orders_phase.wait(120), "".join(output)[-3000:]
+        time.sleep(1)
+        processes = [psutil.Process(supervisor.pid), *psutil.Process(supervisor.pid).children(recursive=True)]
+        assert any("load_demo" in " ".join(process.cmdline()) for process in processes)
+        signalled = time.monotonic()
+        if target == "supervisor":
+            supervisor.send_signal(signal.SIGINT)
+        else:
+            os.killpg(supervisor.pid, signal.SIGINT)
+        while _alive(processes, interrupt_instance) and time.monotonic() - signalled < 10:
+            time.sleep(0.1)
+        elapsed = time.monotonic() - signalled
+        assert not _alive(processes, interrupt_instance), f"left after {elapsed:.1f} s"
+        assert supervisor.wait(1) == 130
+        reader.join(5)
+        assert "interrupted" in "".join(output)
+    finally:
+        for process in processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        supervisor.wait(10)

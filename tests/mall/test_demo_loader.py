@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.db.models import Count, F, Sum
+from django.utils import timezone
 
 from accounts.models import Role, User
 from core.models import BehaviourEvent, EventDelivery
@@ -200,16 +202,44 @@ def test_load_demo_builds_consistent_history_and_a_second_run_changes_nothing():
     assert Product.objects.filter(search_document__contains="holder").exists()
     assert not Product.objects.exclude(shipping_template__supplier=F("supplier")).exists()
 
-    # One handled order_paid event per order, at the order's time; shoppers cannot log in with a password.
+    # One order_paid event per order, at the order's time, with the payload the live flow writes; history gets no
+    # delivery rows, so no handler reacts to it. Shoppers cannot log in with a password.
     events = BehaviourEvent.objects.filter(kind="order_paid", object_type="mall.order")
     assert events.count() == orders.count()
     assert not EventDelivery.objects.filter(event_id__in=events.values("pk")).exists()  # history: no handlers
     event = events.get(object_id=str(first.pk))
     assert event.created_at == first.created_at and event.actor_id == first.buyer_id
     assert event.payload["total"] == str(first.total) and ["85123A", 6] in event.payload["lines"]
+    lines_by_order = defaultdict(list)
+    for order_id, code, quantity in OrderLine.objects.filter(order__in=orders).order_by("id").values_list(
+            "order_id", "sku_code", "quantity"):
+        lines_by_order[order_id].append([code, quantity])
+    by_order = {order.pk: order for order in orders}
+    for event in events:
+        order = by_order[int(event.object_id)]
+        assert event.payload == {"total": str(order.total), "store_id": order.store_id, "kind": "normal",
+                                 "lines": lines_by_order[order.pk]}
+        assert (event.actor_id, event.visitor_id, event.created_at) == (order.buyer_id, "", order.created_at)
+        assert event.transaction_id is not None  # the database default, not written by the loader
+    for payment in Payment.objects.filter(order__in=orders).select_related("order"):
+        assert payment.payload == {"order_number": payment.order.number, "amount": str(payment.order.total),
+                                   "source": "UCI Online Retail"}
+        assert payment.created_at == payment.updated_at == payment.order.created_at
+    for after_sale in AfterSale.objects.filter(order__in=orders):
+        assert after_sale.created_at == after_sale.updated_at == after_sale.decided_at == after_sale.refunded_at
+    assert not Refund.objects.filter(order__in=orders).exclude(created_at=F("updated_at")).exists()
+    assert not Refund.objects.filter(order__in=orders).exclude(succeeded_at=F("created_at")).exists()
+    assert not Shipment.objects.filter(order__in=orders).exclude(updated_at=F("delivered_at")).exists()
+    # 自动确认收货 counts from the order's shipping time: history carries it, equal to its shipments'
+    assert not Order.objects.filter(pk__in=by_order, shipped_at__isnull=True).exists()
+    assert not Shipment.objects.filter(order__in=orders).exclude(shipped_at=F("order__shipped_at")).exists()
     shoppers = User.objects.filter(role=Role.SHOPPER, phone__startswith="199")
     assert shoppers.count() == demo.FULL_DEMO_COUNTS["customers"]
     assert not shoppers.first().has_usable_password()
+
+    # The foreign keys PostgreSQL checks at commit (the test's transaction never commits): check them now.
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
     before = table_counts()
     call_command("load_demo", "--limit-invoices", str(LIMIT), "--quiet")
@@ -226,3 +256,24 @@ def test_a_complete_demo_is_recognised_without_reading_the_csv(monkeypatch):
     report = demo.demo_load(data_dir=default_data_dir(), progress=False)
     assert report["csv_read"] is False
     assert set(report["written"].values()) == {0}
+
+
+def test_copy_writes_text_format_escapes_and_leaves_defaults_to_the_model_and_the_database():
+    """The COPY writer: tabs, newlines, backslashes and JSON survive; columns not named get the model default
+    (visitor_id ""), NULL (actor) or the database default (transaction_id)."""
+    tricky = "tab\there, back\\slash, new\nline, carriage\rreturn, \\N, 中文"
+    when = datetime(2011, 1, 2, 3, 4, 5, tzinfo=SHANGHAI)
+    written = demo._copy_rows(model=BehaviourEvent, columns=("kind", "object_type", "object_id", "payload",
+                                                              "created_at"),
+                              rows=[("demo_copy_test", tricky, "", {"text": tricky, "list": [1, "二", None]}, when)])
+    assert written == 1
+    event = BehaviourEvent.objects.get(kind="demo_copy_test")
+    assert (event.object_type, event.object_id, event.created_at) == (tricky, "", when)
+    assert event.payload == {"text": tricky, "list": [1, "二", None]}
+    assert (event.actor_id, event.visitor_id) == (None, "")
+    assert event.transaction_id is not None
+
+
+def test_copy_refuses_a_row_without_a_value_for_a_required_column():
+    with pytest.raises(ValueError, match="needs a value for kind"):
+        demo._copy_rows(model=BehaviourEvent, columns=("object_type", "created_at"), rows=[("x", timezone.now())])
