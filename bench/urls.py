@@ -7,12 +7,14 @@
 from django.http import HttpResponse
 from django.urls import path
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.urls import handler400, handler404  # noqa: F401  (Django looks them up on the root URLconf)
 from config.urls import urlpatterns as product_urlpatterns
 from core.events import record_event
+from core.parsers import SafeJSONParser
 
 
 def bare(request):
@@ -20,9 +22,13 @@ def bare(request):
 
 
 class VisitApi(APIView):
+    """As lean as a DRF view gets: no authentication, no throttling, JSON in and out only."""
+
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes: list = []
+    parser_classes = [SafeJSONParser]
+    renderer_classes = [JSONRenderer]
 
     def post(self, request):
         record_event(kind="product_viewed", visitor_id=request.headers.get("X-Visitor-Id", "")[:64] or "anonymous",
