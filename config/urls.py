@@ -35,7 +35,8 @@ def handler400(request, exception=None):
     """A request Django refuses before any view (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, too many fields)."""
     if request.path.startswith("/api/"):
         return JsonResponse({"code": "request_too_large", "message": "请求体过大或字段过多 (request body too large "
-                             "or too many fields)", "detail": None}, status=400)
+                             "or too many fields)", "detail": None}, status=400,
+                            json_dumps_params={"ensure_ascii": False})
     return bad_request(request, exception)
 
 

@@ -85,5 +85,5 @@ def not_found_json(request, exception=None):
     from django.http import JsonResponse
 
     return JsonResponse({"code": "not_found", "message": "接口不存在 (no such endpoint)", "detail": None},
-                        status=status.HTTP_404_NOT_FOUND)
+                        status=status.HTTP_404_NOT_FOUND, json_dumps_params={"ensure_ascii": False})
 

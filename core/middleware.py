@@ -42,5 +42,5 @@ class InvalidCharactersMiddleware:
             return self.get_response(request)
         if request.path_info.startswith("/api/"):
             return JsonResponse({"code": refusal.code, "message": refusal.message, "detail": refusal.detail},
-                                status=refusal.status)
+                                status=refusal.status, json_dumps_params={"ensure_ascii": False})
         return HttpResponseBadRequest(refusal.message, content_type="text/plain; charset=utf-8")

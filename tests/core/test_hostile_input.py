@@ -271,3 +271,21 @@ def test_hostile_headers_are_a_4xx(api_client, name):
     assert_error_shape(response, (name,))
     assert (response.status_code, response.json()["code"]) == expected
     assert state() == before
+
+
+def test_a_body_over_the_upload_limit_is_a_json_400_and_changes_nothing(shopper_client):
+    from mall.models import Order
+
+    body = b'{"note": "' + b"x" * (3 * 1024 * 1024) + b'"}'
+    response = shopper_client.generic("POST", "/api/v1/orders", body, content_type="application/json")
+    assert response.status_code == 400
+    payload = response.json()
+    assert payload["code"] == "request_too_large" and "请求体过大" in payload["message"]
+    assert Order.objects.count() == 0
+
+
+def test_refusals_outside_drf_speak_chinese_in_utf8(api_client):
+    response = api_client.get("/api/v1/listings?q=%00")
+    assert response.status_code == 400 and "不允许的字符".encode() in response.content
+    response = api_client.get("/api/v1/no-such-endpoint")
+    assert response.status_code == 404 and "接口不存在".encode() in response.content
