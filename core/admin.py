@@ -4,8 +4,22 @@ from core.events import batch_consumers, consumer_lag, event_delivery_reset
 from core.models import BehaviourEvent, EventCursor, EventDelivery
 
 
+class ReadOnlyAdminMixin:
+    """For records nobody edits by hand (events, payments, refunds): operators read them; state changes are admin
+    actions that call services."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(BehaviourEvent)
-class BehaviourEventAdmin(admin.ModelAdmin):
+class BehaviourEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Append-only: operators read events, nobody edits them."""
 
     list_display = ("id", "kind", "actor_id", "visitor_id", "object_type", "object_id", "created_at")
@@ -16,15 +30,6 @@ class BehaviourEventAdmin(admin.ModelAdmin):
                        "transaction_id")
     fields = readonly_fields
     show_full_result_count = False  # the table grows large; COUNT(*) on every page would be slow
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(EventDelivery)

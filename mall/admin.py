@@ -3,13 +3,14 @@ retried with an admin action that calls `refunds.refund_retry`; nothing here edi
 from django.contrib import admin, messages
 from django.db.models import Case, IntegerField, Value, When
 
+from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
 from mall.models import Payment, Refund
 from mall.services import refunds
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "order", "provider", "provider_transaction_id", "amount", "status", "created_at")
     list_filter = ("provider", "status")
     search_fields = ("=order__number", "=provider_transaction_id")
@@ -17,18 +18,9 @@ class PaymentAdmin(admin.ModelAdmin):
     readonly_fields = ("order", "provider", "provider_transaction_id", "amount", "status", "payload", "created_at")
     list_select_related = ("order",)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
+class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "order", "amount", "status", "attempts", "reason", "last_error", "created_at",
                     "succeeded_at")
     list_filter = ("status", "payment__provider")
@@ -44,15 +36,6 @@ class RefundAdmin(admin.ModelAdmin):
                             When(status=Refund.Status.PENDING, then=Value(1)), default=Value(2),
                             output_field=IntegerField())
         return super().get_queryset(request).order_by(failed_first, "-created_at")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="重新发起退款 Retry the selected failed refunds")
     def retry_refunds(self, request, queryset):
