@@ -2,9 +2,10 @@
 
 One class per operation: validate, call one service or selector, render. Business rules live in mall.services.
 """
-from django.db import transaction
+import re
+
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -18,6 +19,9 @@ from mall.api.serializers import LineInput, ListingDetailOutput, ListingOutput, 
 from mall.models import Address, CartItem, CouponTemplate, GroupBuyCampaign, GroupBuyTeam, UserCoupon
 from mall.services import catalogue, coupons, group_buys, orders, payments, quotes
 from supply.models import Region
+
+# An anonymous visitor's device id, as the mini-program or H5 page sends it; anything else is not counted.
+VISITOR_ID = re.compile(r"[A-Za-z0-9_\-]{8,64}")
 
 
 def paginate(view: APIView, queryset, serializer_class) -> Response:
@@ -84,14 +88,17 @@ class ListingDetailApi(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: ListingDetailOutput}, tags=["catalogue"])
+    @extend_schema(responses={200: ListingDetailOutput}, tags=["catalogue"],
+                   parameters=[OpenApiParameter("X-Visitor-Id", str, OpenApiParameter.HEADER, required=False,
+                                                description="匿名访客设备号 an anonymous visitor's device id "
+                                                            "(8-64 letters, digits, - or _), counted as a view")])
     def get(self, request, listing_id: int):
         listing = selectors.listings_on_sale().filter(pk=listing_id).first()
         if listing is None:
             raise NotFound("商品不存在或已下架 (no such listing)", code="listing_not_found")
-        if request.user.is_authenticated:
-            with transaction.atomic():
-                catalogue.listing_view(user=request.user, listing=listing)
+        visitor_id = request.headers.get("X-Visitor-Id", "")
+        catalogue.listing_view(listing=listing, user=request.user if request.user.is_authenticated else None,
+                               visitor_id=visitor_id if VISITOR_ID.fullmatch(visitor_id) else "")
         return Response(ListingDetailOutput(listing).data)
 
 

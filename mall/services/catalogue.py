@@ -56,9 +56,13 @@ def listing_update(*, listing_id: int, price: Decimal, status: str) -> Listing:
     return listing
 
 
-def listing_view(*, user, listing: Listing) -> None:
-    """A shopper looked at a listing: a behaviour event for the recommender."""
-    record_event(kind="product_viewed", actor=user, target=listing, payload={"sku_id": listing.sku_id})
+def listing_view(*, listing: Listing, user=None, visitor_id: str = "") -> None:
+    """A shopper (or an anonymous visitor, by device id) looked at a listing: a behaviour event for the
+    recommender. High volume: read only by batch consumers, one INSERT in autocommit."""
+    if user is None and not visitor_id:
+        return
+    record_event(kind="product_viewed", actor=user, visitor_id="" if user else visitor_id, target=listing,
+                 payload={"sku_id": listing.sku_id})
 
 
 def address_save(*, user, address_id: int | None = None, **fields) -> Address:
