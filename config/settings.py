@@ -166,6 +166,10 @@ CELERY_BEAT_SCHEDULE = {
 # An event whose handlers have not all finished this long after it was written is re-delivered by the sweep.
 EVENTS_REDELIVER_AFTER = timedelta(seconds=env.int("EVENTS_REDELIVER_AFTER_SECONDS", default=60))
 EVENTS_MAX_ATTEMPTS = env.int("EVENTS_MAX_ATTEMPTS", default=10)
+# Events recorded outside a transaction (tracking endpoints) are committed in groups by one writer per process;
+# a caller waits at most this long for its group's commit.
+EVENTS_GROUP_COMMIT = env.bool("EVENTS_GROUP_COMMIT", default=True)
+EVENTS_WRITE_TIMEOUT_SECONDS = env.float("EVENTS_WRITE_TIMEOUT_SECONDS", default=10.0)
 
 # --- Health ---
 HEALTH_TIMEOUT_SECONDS = env.float("HEALTH_TIMEOUT_SECONDS", default=1.5)

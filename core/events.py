@@ -31,8 +31,11 @@ oldest transaction still running (`pg_snapshot_xmin`), which have all committed 
 import contextlib
 import json
 import logging
+import os
+import threading
 import types
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -239,21 +242,93 @@ def record_event(
     return event
 
 
-_INSERT_SQL = (f"INSERT INTO {BehaviourEvent._meta.db_table} "  # noqa: S608 (our table)
-               "(kind, actor_id, visitor_id, object_type, object_id, payload, created_at) "
-               "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id, transaction_id")
+_COLUMNS = "(kind, actor_id, visitor_id, object_type, object_id, payload, created_at)"
+_ROW = "(%s, %s, %s, %s, %s, %s, %s)"
+MAX_GROUP = 200
+
+
+def _row(event: BehaviourEvent) -> list:
+    return [event.kind, event.actor_id, event.visitor_id, event.object_type[:64], event.object_id[:64],
+            json.dumps(event.payload, cls=DjangoJSONEncoder), event.created_at]
+
+
+def _insert_many(events: list[BehaviourEvent], rows: list[list] | None = None) -> None:
+    """One plain multi-row INSERT: the hottest write of the product (every visit, every view) skips the ORM's
+    statement building; the rows are the ones `BehaviourEvent.objects.create` would write. PostgreSQL returns the
+    rows of a multi-row INSERT in the order of its VALUES (bulk_create relies on the same)."""
+    rows = rows or [_row(event) for event in events]
+    sql = (f"INSERT INTO {BehaviourEvent._meta.db_table} {_COLUMNS} "  # noqa: S608 (our table, fixed columns)
+           f"VALUES {', '.join([_ROW] * len(events))} RETURNING id, transaction_id")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for row in rows for value in row])
+        for event, (pk, transaction_id) in zip(events, cursor.fetchall(), strict=True):
+            event.pk, event.transaction_id = pk, transaction_id
+            event._state.adding = False
+            event._state.db = connection.alias
+
+
+class _GroupCommit:
+    """Outside any transaction (a tracking endpoint in autocommit), concurrent `record_event` calls of one process
+    are written together: each hands its row to one writer thread and waits; the writer inserts everything waiting
+    in one statement, which commits once, then wakes them. A caller still returns only after its row committed,
+    and gets the error if its row could not be written (a batch that fails is written again row by row, so one bad
+    row fails only its own caller). PostgreSQL spends most of a one-row INSERT on the statement and its commit
+    (about 0.2 ms of its CPU here, against 0.06 ms a row in groups of four), so under load this costs the database
+    a fraction (bench/events.py: 1.6x the events per second). Batches form by themselves: rows arriving while a
+    batch commits make the next one."""
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._waiting: list[tuple[BehaviourEvent, list, Future]] = []
+        self._pid = 0
+
+    def write(self, event: BehaviourEvent) -> None:
+        row = _row(event)  # encoded here: a payload that cannot be written fails its own caller only
+        future: Future = Future()
+        with self._condition:
+            if self._pid != os.getpid():  # first use in this process (or a fork of it): start its writer
+                self._pid = os.getpid()
+                self._waiting = []
+                threading.Thread(target=self._run, name="events-group-commit", daemon=True).start()
+            self._waiting.append((event, row, future))
+            self._condition.notify()
+        future.result(timeout=settings.EVENTS_WRITE_TIMEOUT_SECONDS)
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._waiting:
+                    self._condition.wait()
+                batch, self._waiting = self._waiting[:MAX_GROUP], self._waiting[MAX_GROUP:]
+            try:
+                _insert_many([event for event, _row, _future in batch], [row for _event, row, _future in batch])
+            except Exception:
+                logger.warning("a group of %s behaviour events failed; writing them one by one", len(batch))
+                self._write_one_by_one(batch)
+            else:
+                for _event, _row, future in batch:
+                    future.set_result(None)
+
+    @staticmethod
+    def _write_one_by_one(batch: list[tuple[BehaviourEvent, list, Future]]) -> None:
+        for event, row, future in batch:
+            try:
+                _insert_many([event], [row])
+            except Exception as error:  # handed to this row's caller
+                connection.close()
+                future.set_exception(error)
+            else:
+                future.set_result(None)
+
+
+_group_commit = _GroupCommit()
 
 
 def _insert(event: BehaviourEvent) -> None:
-    """One plain INSERT: the hottest write of the product (every visit, every view) skips the ORM's statement
-    building; the row is the same one `BehaviourEvent.objects.create` would write."""
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL, [event.kind, event.actor_id, event.visitor_id, event.object_type[:64],
-                                     event.object_id[:64], json.dumps(event.payload, cls=DjangoJSONEncoder),
-                                     event.created_at])
-        event.pk, event.transaction_id = cursor.fetchone()
-    event._state.adding = False
-    event._state.db = connection.alias
+    if connection.in_atomic_block or not settings.EVENTS_GROUP_COMMIT:
+        _insert_many([event])  # in the caller's transaction: it commits with the change it describes
+    else:
+        _group_commit.write(event)
 
 
 # --- delivering to transactional handlers -----------------------------------------------------------------------

@@ -305,3 +305,33 @@ def test_events_are_indexed_for_timelines_kind_windows_and_commit_order():
     assert "(kind, created_at)" in definitions
     assert "(transaction_id, id)" in definitions
     assert foreign_keys == 0  # nothing blocks partitioning the table by month
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_recorded_outside_transactions_by_many_threads_are_each_committed_on_return():
+    """Outside a transaction record_event commits in groups (one writer per process): every caller gets its own
+    committed row back, and a row that cannot be written fails its own caller only."""
+
+    def visits(index):
+        events = [record_event(kind="probe_visit", visitor_id=f"grouped-{index}", payload={"page": f"/{n}"})
+                  for n in range(25)]
+        # committed on return: another connection sees it at once
+        assert BehaviourEvent.objects.filter(pk=events[-1].pk).exists()
+        return [event.pk for event in events]
+
+    results, errors = race(8, visits)
+    assert errors == []
+    ids = [pk for result in results for pk in result]
+    assert len(ids) == len(set(ids)) == 200
+    stored = dict(BehaviourEvent.objects.filter(visitor_id__startswith="grouped-").values_list("pk", "visitor_id"))
+    assert sorted(stored) == sorted(ids)
+
+    def one_bad_among_good(index):
+        if index == 0:  # PostgreSQL refuses a NUL (\\u0000) in jsonb: this row cannot be written
+            return record_event(kind="probe_visit", visitor_id="grouped-bad", payload={"page": "\x00"})
+        return record_event(kind="probe_visit", visitor_id=f"grouped-ok-{index}", payload={"page": "/"})
+
+    results, errors = race(6, one_bad_among_good)
+    assert len(results) == 5 and len(errors) == 1
+    assert BehaviourEvent.objects.filter(visitor_id__startswith="grouped-ok-").count() == 5
+    assert not BehaviourEvent.objects.filter(visitor_id="grouped-bad").exists()
