@@ -32,11 +32,12 @@ import contextlib
 import json
 import logging
 import os
+import sys
 import threading
 import types
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -53,6 +54,8 @@ from core.transactions import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
+# Named, not imported: core/tasks.py imports this module.
+DELIVER_TASK = "core.events_deliver_task"
 Handler = Callable[[BehaviourEvent], None]
 BatchHandler = Callable[[list[BehaviourEvent]], None]
 MAX_VISITOR_ID_LENGTH = 64
@@ -104,8 +107,6 @@ def declare(name: str, *, meaning: str, fields: Mapping[str, Any] | None = None,
 
 
 def _caller_module() -> str:
-    import sys
-
     frame = sys._getframe(2)
     return frame.f_globals.get("__name__", "?")
 
@@ -236,9 +237,7 @@ def record_event(
     if subscriptions:
         EventDelivery.objects.bulk_create(
             [EventDelivery(event_id=event.pk, kind=kind, handler=s.name) for s in subscriptions])
-        from core.tasks import events_deliver_task
-
-        enqueue_on_commit(events_deliver_task, event.pk)
+        enqueue_on_commit(DELIVER_TASK, event.pk)
     return event
 
 
@@ -403,9 +402,7 @@ def event_delivery_reset(*, delivery_id: int) -> None:
         if delivery.done_at is not None:
             return
         EventDelivery.objects.filter(pk=delivery.pk).update(attempts=0, last_error="", attempted_at=None)
-        from core.tasks import events_deliver_task
-
-        enqueue_on_commit(events_deliver_task, delivery.event_id)
+        enqueue_on_commit(DELIVER_TASK, delivery.event_id)
 
 
 # --- batch consumers --------------------------------------------------------------------------------------------
@@ -418,7 +415,6 @@ class BatchConsumer:
     in_transaction: bool
     queue: str = "default"
     meaning: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 _consumers: dict[str, BatchConsumer] = {}

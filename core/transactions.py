@@ -22,9 +22,9 @@ from kombu.exceptions import OperationalError
 
 logger = logging.getLogger(__name__)
 
+# OSError covers the socket's own ConnectionError and TimeoutError.
 BROKER_ERRORS: tuple[type[BaseException], ...] = (
-    OperationalError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError, TimeoutError,
-    OSError,
+    OperationalError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError,
 )
 
 

@@ -22,7 +22,8 @@ declare("order_cancelled", meaning="an unpaid order was cancelled (by its buyer,
         fields={"reason": str})
 declare("order_shipped", meaning="a supplier shipped its part of an order",
         fields={"shipment_id": int, "carrier": str, "tracking_number": str}, actor=Actor.ANY)
-declare("shipment_delivered", meaning="the carrier delivered one shipment of an order",
+declare("shipment_delivered", meaning="one shipment of an order arrived (reported by the carrier, the supplier or "
+        "the buyer: `source`)",
         fields={"shipment_id": int, "source": str}, actor=Actor.ANY)
 declare("order_delivered", meaning="every shipment of an order was delivered", actor=Actor.ANY)
 declare("order_completed", meaning="the buyer confirmed receipt (or the confirmation timer did)",

@@ -25,14 +25,14 @@ from core.events import record_event
 from mall.models import AfterSale, Order, OrderLine, Shipment, Store
 from mall.services import locks
 from mall.services.orders import order_transition
-from mall.services.refunds import after_sale_axis_settle, refund_book, refund_quote
+from mall.services.refunds import OPEN_AFTER_SALES, after_sale_axis_settle, refund_book, refund_quote
 from supply import services as supply_services
 
 AS = AfterSale.Status
 S = Order.Status
 P = Order.PaymentStatus
 A = Order.AfterSaleStatus
-OPEN = (AS.REQUESTED, AS.AWAITING_RETURN, AS.RETURN_SHIPPED)
+OPEN = OPEN_AFTER_SALES
 REFUNDABLE_STATUSES = (S.PAID, S.SHIPPED, S.DELIVERED, S.COMPLETED)
 REFUNDABLE_PAYMENTS = (P.PAID, P.PARTIALLY_REFUNDED)
 WINDOW_FROM_DELIVERY = (S.DELIVERED, S.COMPLETED)

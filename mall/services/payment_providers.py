@@ -23,6 +23,7 @@ from django.utils.module_loading import import_string
 from core.errors import DomainError, NotAuthenticated, NotFound, ValidationFailed
 from core.money import to_money
 from core.parsers import data_vet
+from core.signatures import signature_matches
 
 
 @dataclass(frozen=True)
@@ -63,12 +64,6 @@ class PaymentProvider(ABC):
         Raises RefundDeclined (for good) or ProviderUnavailable (try later). Called outside any transaction."""
 
 
-def _signature_bytes(signature: str) -> bytes:
-    # Headers arrive as latin-1 text; a signature is hex. Anything else cannot match: compare bytes, never str,
-    # so a non-ASCII header is simply a wrong signature.
-    return signature.encode("latin-1", errors="replace") if isinstance(signature, str) else bytes(signature or b"")
-
-
 class SimulatedGateway(PaymentProvider):
     """Takes any order's money at once and notifies us like a real gateway: a JSON body signed with HMAC-SHA256."""
 
@@ -100,8 +95,7 @@ class SimulatedGateway(PaymentProvider):
         return body, self.sign(body)
 
     def parse_notice(self, *, body: bytes, signature: str) -> PaymentNotice:
-        expected = self.sign(body).encode()
-        if not signature or not hmac.compare_digest(expected, _signature_bytes(signature)):
+        if not signature_matches(self.sign(body), signature):
             raise NotAuthenticated("支付回调签名无效 (invalid callback signature)", code="signature_invalid")
         try:
             data = json.loads(body)

@@ -21,7 +21,6 @@ step that changes the order (delivery) records `shipment_delivered` and `order_d
 say where the parcel is now; Kuaidi100 keeps the whole track.
 """
 import hashlib
-import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +33,7 @@ from django.utils import timezone
 
 from core.errors import DomainError, NotAuthenticated, NotFound, ValidationFailed
 from core.parsers import data_vet
+from core.signatures import signature_matches
 from mall.models import Shipment
 from mall.services import locks, orders
 
@@ -121,10 +121,7 @@ def kuaidi100_sign(param: str, *, salt: str | None = None) -> str:
 
 
 def _sign_verify(*, param: str, sign: str, salt: str) -> None:
-    expected = kuaidi100_sign(param, salt=salt).encode()
-    # Bytes, never str: a non-ASCII or garbage sign is simply a wrong one (compare_digest refuses non-ASCII str).
-    given = sign.encode("utf-8", errors="replace") if isinstance(sign, str) else b""
-    if not given or not hmac.compare_digest(expected, given):
+    if not signature_matches(kuaidi100_sign(param, salt=salt), sign):
         raise NotAuthenticated("物流推送签名无效 (invalid tracking push signature)", code="signature_invalid")
 
 

@@ -2,7 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from mall.services import orders, payments
+from mall.models import Refund
+from mall.services import orders, payments, refunds
 from tests.factories import (
     AddressFactory,
     ListingFactory,
@@ -58,9 +59,6 @@ def pay(order):
 
 def send_refunds() -> list[str]:
     """What the refund task does after commit (a test's transaction never commits): send every pending refund."""
-    from mall.models import Refund
-    from mall.services import refunds
-
     return [refunds.refund_send(refund_id=refund_id)
             for refund_id in Refund.objects.filter(status=Refund.Status.PENDING).order_by("pk").values_list(
                 "pk", flat=True)]
