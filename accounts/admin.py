@@ -1,11 +1,16 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from unfold.admin import ModelAdmin
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from accounts.models import LoginCode, User
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(DjangoUserAdmin, ModelAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
     ordering = ("-date_joined",)
     list_display = ("phone", "nickname", "role", "is_active", "is_staff", "date_joined", "last_login")
     list_filter = ("role", "is_active", "is_staff")
@@ -20,7 +25,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(LoginCode)
-class LoginCodeAdmin(admin.ModelAdmin):
+class LoginCodeAdmin(ModelAdmin):
     list_display = ("phone", "created_at", "expires_at", "attempts", "consumed_at", "client_ip")
     search_fields = ("phone",)
     readonly_fields = [f.name for f in LoginCode._meta.fields]

@@ -19,7 +19,11 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=DEV_HOSTS if DEBUG else
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django-unfold themes the three admin sites (core/sites.py); it must come before django.contrib.admin.
+    "unfold.apps.BasicAppConfig",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
+    "core.sites.OperatorAdminConfig",  # django.contrib.admin, with the operator site as admin.site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -100,6 +104,28 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = DEBUG
+
+# --- Admin sites (django-unfold): operator /admin/, merchant /merchant/, supplier /supplier/ ---
+# One palette for the three (Tailwind's red scale, the colour of a Chinese shop front); each site its own title,
+# symbol and dashboard (templates/admin/*_index.html, figures from mall/dashboards.py).
+_BRAND = {"50": "oklch(97.1% .013 17.38)", "100": "oklch(93.6% .032 17.717)", "200": "oklch(88.5% .062 18.334)",
+          "300": "oklch(80.8% .114 19.571)", "400": "oklch(70.4% .191 22.216)", "500": "oklch(63.7% .237 25.331)",
+          "600": "oklch(57.7% .245 27.325)", "700": "oklch(50.5% .213 27.518)", "800": "oklch(44.4% .177 26.899)",
+          "900": "oklch(39.6% .141 25.723)", "950": "oklch(25.8% .092 26.042)"}
+
+
+def _admin_theme(title: str, symbol: str, dashboard: str) -> dict:
+    return {
+        "SITE_TITLE": title, "SITE_HEADER": title, "SITE_SUBHEADER": "S2B2C 智能名片商城", "SITE_SYMBOL": symbol,
+        "SITE_URL": None, "SHOW_HISTORY": True, "SHOW_VIEW_ON_SITE": False, "SHOW_LANGUAGES": True,
+        "COLORS": {"primary": _BRAND}, "DASHBOARD_CALLBACK": dashboard,
+        "SIDEBAR": {"show_search": True, "show_all_applications": False},
+    }
+
+
+UNFOLD = _admin_theme("运营后台", "monitoring", "mall.dashboard_pages.operator_dashboard")
+UNFOLD_MERCHANT = _admin_theme("商家工作台", "storefront", "mall.dashboard_pages.merchant_dashboard")
+UNFOLD_SUPPLIER = _admin_theme("供应商工作台", "local_shipping", "mall.dashboard_pages.supplier_dashboard")
 
 # --- Redis: Celery broker, Django cache (throttling, login-code limits) ---
 REDIS_URL = env.str("REDIS_URL")

@@ -17,6 +17,7 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),  # the admin sites' language switch
     path("admin/", admin.site.urls),
     path("supplier/", supplier_console.urls),
     path("merchant/", merchant_console.urls),
@@ -25,10 +26,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
 ]
-
-admin.site.site_header = "S2B2C 智能名片商城 · 运营后台"
-admin.site.site_title = "运营后台 Operator admin"
-admin.site.index_title = "运营 Operations"
 
 
 def handler400(request, exception=None):

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from unfold.admin import ModelAdmin
 
 from core.events import batch_consumers, consumer_lag, event_delivery_reset
 from core.models import BehaviourEvent, EventCursor, EventDelivery
@@ -19,7 +20,7 @@ class ReadOnlyAdminMixin:
 
 
 @admin.register(BehaviourEvent)
-class BehaviourEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class BehaviourEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Append-only: operators read events, nobody edits them."""
 
     list_display = ("id", "kind", "actor_id", "visitor_id", "object_type", "object_id", "created_at")
@@ -33,7 +34,7 @@ class BehaviourEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(EventDelivery)
-class EventDeliveryAdmin(admin.ModelAdmin):
+class EventDeliveryAdmin(ModelAdmin):
     list_display = ("event_id", "kind", "handler", "attempts", "created_at", "attempted_at", "done_at", "last_error")
     list_filter = ("kind", "handler", ("done_at", admin.EmptyFieldListFilter))
     search_fields = ("=event_id",)
@@ -57,7 +58,7 @@ class EventDeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(EventCursor)
-class EventCursorAdmin(admin.ModelAdmin):
+class EventCursorAdmin(ModelAdmin):
     """Where each batch consumer stands, and how far behind it is."""
 
     list_display = ("consumer", "processed", "pending", "lag_seconds", "last_event_at", "last_run_at", "last_error")

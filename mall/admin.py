@@ -2,6 +2,7 @@
 retried with an admin action that calls `refunds.refund_retry`; nothing here edits a field directly."""
 from django.contrib import admin, messages
 from django.db.models import Case, IntegerField, Value, When
+from unfold.admin import ModelAdmin
 
 from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
@@ -10,7 +11,7 @@ from mall.services import refunds
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaymentAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("id", "order", "provider", "provider_transaction_id", "amount", "status", "created_at")
     list_filter = ("provider", "status")
     search_fields = ("=order__number", "=provider_transaction_id")
@@ -20,7 +21,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RefundAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("id", "order", "amount", "status", "attempts", "reason", "last_error", "created_at",
                     "succeeded_at")
     list_filter = ("status", "payment__provider")

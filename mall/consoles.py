@@ -171,6 +171,8 @@ class SupplierShipmentAdmin(ConsoleModelAdmin):
 
 # --- the merchant console ------------------------------------------------------------------------------------------
 class MerchantConsole(ConsoleSite):
+    settings_name = "UNFOLD_MERCHANT"
+    index_template = "admin/merchant_index.html"
     site_header = "商家工作台 Merchant console"
     site_title = "商家工作台 Merchant console"
     index_title = "店铺经营 Running the store"

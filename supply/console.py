@@ -19,8 +19,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet, construct_instance
+from unfold.admin import ModelAdmin, TabularInline
+from unfold.widgets import BASE_INPUT_CLASSES
 
 from core.errors import DomainError
+from core.sites import ThemedAdminSite
 from supply import services
 from supply.models import SKU, PricingRule, Product, ShippingRate, ShippingTemplate, Stock, Supplier
 
@@ -38,17 +41,20 @@ class ConsoleLoginForm(AuthenticationForm):
         "not_a_member": "该账号不是本工作台的成员 (this account is not a member of this console)",
     }
 
+    def __init__(self, request=None, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        for name in ("username", "password"):  # the theme's inputs
+            self.fields[name].widget.attrs["class"] = " ".join(BASE_INPUT_CLASSES)
+
     def confirm_login_allowed(self, user):
         super().confirm_login_allowed(user)
         if not self.console.is_member(user):
             raise ValidationError(self.error_messages["not_a_member"], code="not_a_member")
 
 
-class ConsoleSite(admin.AdminSite):
+class ConsoleSite(ThemedAdminSite):
     """An admin site for the members of one kind of organisation. Subclasses say which organisations a user is a
     member of; every query of the site's model admins is limited to those (an operator is limited to nothing)."""
-
-    site_url = None  # no "view site" link: the consoles are the site for their users
 
     def __init__(self, name: str):
         super().__init__(name=name)
@@ -171,7 +177,7 @@ class ScopedAdminMixin:
             raise PermissionDenied
 
 
-class ConsoleModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class ConsoleModelAdmin(ScopedAdminMixin, ModelAdmin):
     """A scoped model admin. Set `save_through_service` (request, form, change) -> saved object to make the form
     save through a service: it runs at the end of validation (inside the change view's transaction), a domain error
     becomes a form error on the field `service_error_fields` names for its code (else on the whole form). The
@@ -249,7 +255,7 @@ class ConsoleModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
         return count
 
 
-class ConsoleInline(ScopedAdminMixin, admin.TabularInline):
+class ConsoleInline(ScopedAdminMixin, TabularInline):
     pass
 
 
@@ -261,6 +267,8 @@ class ReadOnlyInline(ConsoleInline):
 
 # --- the supplier console ------------------------------------------------------------------------------------------
 class SupplierConsole(ConsoleSite):
+    settings_name = "UNFOLD_SUPPLIER"
+    index_template = "admin/supplier_index.html"
     site_header = "供应商工作台 Supplier console"
     site_title = "供应商工作台 Supplier console"
     index_title = "商品、库存与发货 Catalogue, stock and shipping"
