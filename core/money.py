@@ -37,3 +37,11 @@ def allocate(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
     for i in order[:leftover_cents]:
         floors[i] += CENT
     return floors
+
+
+def yuan(value: Decimal | int | str | None) -> str:
+    """An amount as the consoles show it: "¥1,234.50" (empty for no amount)."""
+    if value is None or value == "":
+        return ""
+    amount = to_money(value)
+    return f"-¥{-amount:,.2f}" if amount < 0 else f"¥{amount:,.2f}"
