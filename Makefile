@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint smoke bench setup clean-var
+.PHONY: run test lint smoke bench setup browser clean-var
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
@@ -19,8 +19,18 @@ setup: $(STAMP)
 run: setup
 	$(PY) -m devstack run
 
-test: setup
+test: setup browser
 	$(PY) -m devstack exec -- $(PY) -m pytest $(PYTEST_ARGS)
+
+# The console browser tests drive Debian's Chromium (with CJK fonts, or Chinese renders as boxes). Installed here
+# when missing and this user can (root with apt-get); otherwise those tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing Debian's chromium and fonts-noto-cjk for the browser tests"; \
+			(apt-get install -y -q chromium fonts-noto-cjk || (apt-get update -q && apt-get install -y -q chromium fonts-noto-cjk)) >/dev/null \
+				|| echo "could not install chromium: the browser tests will be skipped"; \
+		else echo "no chromium and no way to install it: the browser tests will be skipped"; fi; }
 
 lint: setup
 	$(PY) -m ruff check .

@@ -66,12 +66,12 @@ class User(AbstractBaseUser, PermissionsMixin):
 class LoginCode(TimeStampedModel):
     """A one-time login code sent by SMS. Only its keyed hash is stored."""
 
-    phone = models.CharField(max_length=20)
-    code_hash = models.CharField(max_length=64)
-    expires_at = models.DateTimeField()
-    attempts = models.PositiveSmallIntegerField(default=0)
-    consumed_at = models.DateTimeField(null=True, blank=True)
-    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    phone = models.CharField(max_length=20, verbose_name="手机号 phone")
+    code_hash = models.CharField(max_length=64, verbose_name="验证码摘要 code hash")
+    expires_at = models.DateTimeField(verbose_name="过期时间 expires at")
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name="尝试次数 attempts")
+    consumed_at = models.DateTimeField(null=True, blank=True, verbose_name="使用时间 used at")
+    client_ip = models.GenericIPAddressField(null=True, blank=True, verbose_name="客户端 IP client IP")
 
     class Meta:
         verbose_name = "登录验证码 login code"

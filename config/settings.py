@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.templatetags.static import static
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -120,9 +121,14 @@ def _admin_theme(title: str, symbol: str, dashboard: str) -> dict:
         "SITE_URL": None, "SHOW_HISTORY": True, "SHOW_VIEW_ON_SITE": False, "SHOW_LANGUAGES": True,
         "COLORS": {"primary": _BRAND}, "DASHBOARD_CALLBACK": dashboard,
         "SIDEBAR": {"show_search": True, "show_all_applications": False},
+        "SITE_FAVICONS": [{"rel": "icon", "sizes": "any", "type": "image/svg+xml",
+                           "href": lambda request: static("core/favicon.svg")}],
     }
 
 
+# The day the dashboards look back from when the page names none: "today", or "latest" (the day of the latest paid
+# order in view; `make run` uses it, the demo's orders being from 2010-2011).
+DASHBOARD_DEFAULT_DAY = env.str("DASHBOARD_DEFAULT_DAY", default="today")
 UNFOLD = _admin_theme("运营后台", "monitoring", "mall.dashboard_pages.operator_dashboard")
 UNFOLD_MERCHANT = _admin_theme("商家工作台", "storefront", "mall.dashboard_pages.merchant_dashboard")
 UNFOLD_SUPPLIER = _admin_theme("供应商工作台", "local_shipping", "mall.dashboard_pages.supplier_dashboard")

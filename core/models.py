@@ -6,8 +6,8 @@ from django.db import models
 class TimeStampedModel(models.Model):
     """Base model: every row knows when it was created and last changed."""
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="创建时间 created")
+    updated_at = models.DateTimeField(auto_now=True, verbose_name="更新时间 updated")
 
     class Meta:
         abstract = True
@@ -97,8 +97,8 @@ class EventCursor(models.Model):
     finished. Durable, so a restarted consumer goes on where it stopped."""
 
     consumer = models.CharField("消费者 consumer", max_length=128, primary_key=True)
-    transaction_id = models.BigIntegerField(default=0)
-    event_id = models.BigIntegerField(default=0)
+    transaction_id = models.BigIntegerField(default=0, verbose_name="写入事务 transaction id")
+    event_id = models.BigIntegerField(default=0, verbose_name="事件 id event id")
     processed = models.BigIntegerField("已处理 events processed", default=0)
     last_event_at = models.DateTimeField("最近事件时间 time of the last event read", null=True, blank=True)
     last_run_at = models.DateTimeField("最近运行 last run", null=True, blank=True)

@@ -7,8 +7,13 @@ the user may see, grouped by app, with the icon its ModelAdmin names (`icon = "s
 name), so a model registered on a site appears in its menu without anyone keeping a second list.
 """
 from django.contrib.admin.apps import AdminConfig
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import DecimalField
 from django.utils.translation import gettext_lazy as _
 from unfold.sites import UnfoldAdminSite
+
+from core.money import yuan
 
 DEFAULT_ICON = "table_rows"
 
@@ -29,6 +34,14 @@ class ThemedAdminSite(UnfoldAdminSite):
             groups.append({"title": app["name"], "collapsible": False,
                            "items": self._get_navigation_items(request, items)})
         return groups
+
+    def login(self, request, extra_context=None):
+        # unfold's login page posts no "next" field: without one, a login opened directly would land on
+        # LOGIN_REDIRECT_URL (a 404 here) instead of this site's dashboard.
+        if REDIRECT_FIELD_NAME not in request.GET and REDIRECT_FIELD_NAME not in request.POST:
+            request.GET = request.GET.copy()
+            request.GET[REDIRECT_FIELD_NAME] = self._index_url()
+        return super().login(request, extra_context)
 
     def _index_url(self) -> str:
         from django.urls import reverse
@@ -60,3 +73,28 @@ class OperatorAdminConfig(AdminConfig):
     """django.contrib.admin with the operator site as `admin.site`, so every `@admin.register` lands on it."""
 
     default_site = "core.sites.OperatorSite"
+
+
+class YuanColumnsMixin:
+    """For ModelAdmins: list columns of money fields (DecimalField with 2 places) read "¥1,234.50"."""
+
+    def get_list_display(self, request):
+        return [self._yuan_column(name) for name in super().get_list_display(request)]
+
+    def _yuan_column(self, name):
+        if not isinstance(name, str) or name in (self.list_editable or ()):
+            return name
+        try:
+            field = self.model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return name
+        if not (isinstance(field, DecimalField) and field.decimal_places == 2):
+            return name
+
+        def column(obj):
+            return yuan(getattr(obj, name))
+
+        column.__name__ = name
+        column.short_description = field.verbose_name
+        column.admin_order_field = name
+        return column

@@ -64,6 +64,8 @@ class SupplierShipmentAdmin(ConsoleModelAdmin):
     "mark delivered" action reports its arrival (`orders.shipment_deliver`). A shipment whose every unit was
     refunded before it left is cancelled: listed as 无需发货, never shipped."""
 
+    icon = "package_2"
+
     owner_path = "supplier"
     console_can_add = False
     form = ShipmentShipForm
@@ -201,6 +203,8 @@ class SupplyCatalogueAdmin(ConsoleModelAdmin):
     """选品: the supplier catalogue, read-only. Select SKUs and list them in the store at the suggested price, or add
     a listing with a price of your own. Also serves the SKU search of the listing form."""
 
+    icon = "category"
+
     console_can_add = False
     console_can_change = False
     list_display = ("code", "product", "supplier", "spec", "cost_price", "floor_price", "suggested_price",
@@ -242,6 +246,8 @@ class SupplyCatalogueAdmin(ConsoleModelAdmin):
 class ListingAdmin(ConsoleModelAdmin):
     """A store's offer of a supplier SKU. Created through `catalogue.listing_create` and priced through
     `listing_set_price`, so a price below the supplier's floor is a form error."""
+
+    icon = "storefront"
 
     owner_path = "store"
     owner_field = "store"
@@ -305,6 +311,8 @@ class OrderShipmentInline(ReadOnlyInline):
 class OrderAdmin(ConsoleModelAdmin):
     """Read-only: orders change through the shopper's actions, payments, shipping and after-sales."""
 
+    icon = "receipt_long"
+
     owner_path = "store"
     console_can_add = False
     console_can_change = False
@@ -333,6 +341,8 @@ class AfterSaleActionForm(ActionForm):
 @admin.register(AfterSale, site=merchant_console)
 class AfterSaleAdmin(ConsoleModelAdmin):
     """Requests are decided with the actions; the after-sale services check every state and move the money."""
+
+    icon = "assignment_return"
 
     owner_path = "order__store"
     console_can_add = False
@@ -385,6 +395,8 @@ class CouponTemplateAdmin(ConsoleModelAdmin):
     percentage of 0, a 满减 threshold below its amount off, a window that ends before it starts...) is a form error
     in the merchant's words, and nothing is saved."""
 
+    icon = "confirmation_number"
+
     owner_path = "store"
     owner_field = "store"
     scoped_choices = {"store": "", "listings": "store"}
@@ -435,6 +447,8 @@ class GroupBuyCampaignAdmin(ConsoleModelAdmin):
     supplier's floor (or not below the listing's price), a team of one, a window that ends before it starts... is a
     form error, and nothing is saved."""
 
+    icon = "groups"
+
     owner_path = "listing__store"
     scoped_choices = {"listing": "store"}
     service_validates_row = True
@@ -465,6 +479,8 @@ class GroupBuyCampaignAdmin(ConsoleModelAdmin):
 @admin.register(BargainCampaign, site=merchant_console)
 class BargainCampaignAdmin(ConsoleModelAdmin):
     """Created through `bargains.bargain_campaign_create`; afterwards only switched on or off."""
+
+    icon = "price_change"
 
     owner_path = "listing__store"
     scoped_choices = {"listing": "store"}

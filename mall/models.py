@@ -14,11 +14,13 @@ class Store(TimeStampedModel):
         OPEN = "open", "营业中 open"
         CLOSED = "closed", "已关闭 closed"
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_stores")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_stores",
+                              verbose_name="店主 owner")
     name = models.CharField("店铺名称 name", max_length=128)
     description = models.TextField("简介 description", blank=True, default="")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
-    staff = models.ManyToManyField(settings.AUTH_USER_MODEL, through="StoreStaff", related_name="stores")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, verbose_name="状态 status")
+    staff = models.ManyToManyField(settings.AUTH_USER_MODEL, through="StoreStaff", related_name="stores",
+                                   verbose_name="员工 staff")
 
     class Meta:
         verbose_name = "店铺 store"
@@ -33,9 +35,10 @@ class StoreStaff(models.Model):
         MANAGER = "manager", "店长 manager"
         SALES_REP = "sales_rep", "导购 sales rep"
 
-    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="store_memberships")
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.SALES_REP)
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="memberships", verbose_name="店铺 store")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="store_memberships",
+                             verbose_name="用户 user")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.SALES_REP, verbose_name="角色 role")
 
     class Meta:
         verbose_name = "店铺员工 store staff"
@@ -53,10 +56,10 @@ class Listing(TimeStampedModel):
         ACTIVE = "active", "在售 active"
         INACTIVE = "inactive", "下架 inactive"
 
-    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="listings")
-    sku = models.ForeignKey(SKU, on_delete=models.PROTECT, related_name="listings")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="listings", verbose_name="店铺 store")
+    sku = models.ForeignKey(SKU, on_delete=models.PROTECT, related_name="listings", verbose_name="规格 SKU")
     price = models.DecimalField("售价 price", **MONEY)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, verbose_name="状态 status")
 
     class Meta:
         verbose_name = "上架商品 listing"
@@ -71,7 +74,8 @@ class Listing(TimeStampedModel):
 
 
 class Address(TimeStampedModel):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="addresses")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="addresses",
+                             verbose_name="用户 user")
     recipient = models.CharField("收件人 recipient", max_length=64)
     phone = models.CharField("电话 phone", max_length=20)
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+", verbose_name="省份 province")
@@ -91,9 +95,10 @@ class Address(TimeStampedModel):
 
 
 class CartItem(TimeStampedModel):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cart_items")
-    listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="+")
-    quantity = models.PositiveIntegerField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cart_items",
+                             verbose_name="用户 user")
+    listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="+", verbose_name="上架商品 listing")
+    quantity = models.PositiveIntegerField(verbose_name="数量 quantity")
 
     class Meta:
         verbose_name = "购物车 cart item"
@@ -120,24 +125,26 @@ class CouponTemplate(TimeStampedModel):
         FIXED = "fixed", "固定时间段 fixed window"
         RELATIVE = "relative", "领取后 N 天 N days from claim"
 
-    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="coupon_templates")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="coupon_templates",
+                              verbose_name="店铺 store")
     name = models.CharField("名称 name", max_length=64)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name="类型 kind")
     amount_off = models.DecimalField("减免金额 amount off", null=True, blank=True, **MONEY)
     threshold = models.DecimalField("使用门槛 threshold", default=0, **MONEY)
     percent_off = models.PositiveSmallIntegerField("折扣百分比 percent off", null=True, blank=True)
     max_discount = models.DecimalField("最高优惠 cap", null=True, blank=True, **MONEY)
-    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ALL)
-    categories = models.ManyToManyField(Category, blank=True, related_name="+")
-    listings = models.ManyToManyField(Listing, blank=True, related_name="+")
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ALL, verbose_name="适用范围 scope")
+    categories = models.ManyToManyField(Category, blank=True, related_name="+", verbose_name="适用类目 categories")
+    listings = models.ManyToManyField(Listing, blank=True, related_name="+", verbose_name="适用商品 listings")
     per_user_limit = models.PositiveSmallIntegerField("每人限领 per user", default=1)
     total_quantity = models.PositiveIntegerField("发放总量 total")
     claimed_count = models.PositiveIntegerField("已领取 claimed", default=0)
-    validity = models.CharField(max_length=16, choices=Validity.choices, default=Validity.FIXED)
-    valid_from = models.DateTimeField(null=True, blank=True)
-    valid_to = models.DateTimeField(null=True, blank=True)
-    valid_days = models.PositiveSmallIntegerField(null=True, blank=True)
-    is_active = models.BooleanField(default=True)
+    validity = models.CharField(max_length=16, choices=Validity.choices, default=Validity.FIXED,
+                                verbose_name="有效期方式 validity")
+    valid_from = models.DateTimeField(null=True, blank=True, verbose_name="生效时间 valid from")
+    valid_to = models.DateTimeField(null=True, blank=True, verbose_name="失效时间 valid to")
+    valid_days = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name="有效天数 valid days")
+    is_active = models.BooleanField(default=True, verbose_name="启用 active")
 
     class Meta:
         verbose_name = "优惠券模板 coupon template"
@@ -164,13 +171,17 @@ class UserCoupon(TimeStampedModel):
         LOCKED = "locked", "已锁定 locked by an unpaid order"
         USED = "used", "已使用 used"
 
-    template = models.ForeignKey(CouponTemplate, on_delete=models.PROTECT, related_name="issued")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coupons")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.AVAILABLE)
-    valid_from = models.DateTimeField()
-    valid_to = models.DateTimeField()
-    order = models.ForeignKey("Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    used_at = models.DateTimeField(null=True, blank=True)
+    template = models.ForeignKey(CouponTemplate, on_delete=models.PROTECT, related_name="issued",
+                                 verbose_name="模板 template")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coupons",
+                             verbose_name="用户 user")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.AVAILABLE,
+                              verbose_name="状态 status")
+    valid_from = models.DateTimeField(verbose_name="生效时间 valid from")
+    valid_to = models.DateTimeField(verbose_name="失效时间 valid to")
+    order = models.ForeignKey("Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              verbose_name="订单 order")
+    used_at = models.DateTimeField(null=True, blank=True, verbose_name="使用时间 used at")
 
     class Meta:
         verbose_name = "用户优惠券 claimed coupon"
@@ -222,32 +233,36 @@ class Order(TimeStampedModel):
         BARGAIN = "bargain", "砍价 bargain"
 
     number = models.CharField("订单号 number", max_length=32, unique=True)
-    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
-    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="orders")
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.NORMAL)
-    idempotency_key = models.CharField(max_length=64)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT)
-    payment_status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID)
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders",
+                              verbose_name="买家 buyer")
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="orders", verbose_name="店铺 store")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.NORMAL, verbose_name="类型 kind")
+    idempotency_key = models.CharField(max_length=64, verbose_name="幂等键 idempotency key")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT,
+                              verbose_name="状态 status")
+    payment_status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID,
+                                      verbose_name="支付状态 payment")
     shipping_status = models.CharField(max_length=20, choices=ShippingStatus.choices,
-                                       default=ShippingStatus.NOT_SHIPPED)
+                                       default=ShippingStatus.NOT_SHIPPED, verbose_name="物流状态 shipping")
     after_sale_status = models.CharField(max_length=20, choices=AfterSaleStatus.choices,
-                                         default=AfterSaleStatus.NONE)
-    currency = models.CharField(max_length=3, default="CNY")
+                                         default=AfterSaleStatus.NONE, verbose_name="售后状态 after-sale")
+    currency = models.CharField(max_length=3, default="CNY", verbose_name="币种 currency")
     subtotal = models.DecimalField("商品金额 subtotal", **MONEY)
     discount_total = models.DecimalField("优惠 discount", default=0, **MONEY)
     shipping_fee = models.DecimalField("运费 shipping", default=0, **MONEY)
     total = models.DecimalField("应付 total payable", **MONEY)
     refunded_total = models.DecimalField("已退款 refunded", default=0, **MONEY)
-    coupon = models.ForeignKey(UserCoupon, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+")
+    coupon = models.ForeignKey(UserCoupon, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                               verbose_name="优惠券 coupon")
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+", verbose_name="区域 region")
     address = models.JSONField("收货地址快照 address snapshot")
     note = models.CharField("备注 note", max_length=200, blank=True, default="")
     pay_deadline = models.DateTimeField("支付截止 pay by")
-    paid_at = models.DateTimeField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True, verbose_name="支付时间 paid at")
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name="取消时间 cancelled at")
     shipped_at = models.DateTimeField("发货完成 shipped", null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name="签收时间 delivered at")
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name="完成时间 completed at")
 
     class Meta:
         verbose_name = "订单 order"
@@ -260,6 +275,8 @@ class Order(TimeStampedModel):
             models.Index(fields=["delivered_at"], name="order_delivered_idx", condition=Q(status="delivered")),
             models.Index(fields=["shipped_at"], name="order_awaiting_receipt_idx",
                          condition=Q(status__in=["shipped", "delivered"])),
+            # The dashboards' periods: orders paid between two instants (mall/dashboards.py).
+            models.Index(fields=["paid_at"], name="order_paid_at_idx", condition=Q(paid_at__isnull=False)),
         ]
         constraints = [
             models.UniqueConstraint(fields=["buyer", "idempotency_key"], name="order_submit_once"),
@@ -284,15 +301,16 @@ class Shipment(TimeStampedModel):
         DELIVERED = "delivered", "已签收 delivered"
         CANCELLED = "cancelled", "无需发货(已退款) nothing left to ship: refunded"
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
-    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="shipments")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    shipping_fee = models.DecimalField(default=0, **MONEY)
-    weight_grams = models.PositiveIntegerField(default=0)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments", verbose_name="订单 order")
+    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="shipments",
+                                 verbose_name="供应商 supplier")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name="状态 status")
+    shipping_fee = models.DecimalField(default=0, **MONEY, verbose_name="运费 shipping fee")
+    weight_grams = models.PositiveIntegerField(default=0, verbose_name="重量(克) weight (g)")
     carrier = models.CharField("快递公司 carrier", max_length=64, blank=True, default="")
     tracking_number = models.CharField("运单号 tracking number", max_length=64, blank=True, default="")
-    shipped_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True, verbose_name="发货时间 shipped at")
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name="签收时间 delivered at")
     tracking_state = models.CharField("物流状态 carrier state", max_length=32, blank=True, default="")
     tracking_context = models.CharField("最新物流信息 latest carrier message", max_length=255, blank=True, default="")
     tracking_updated_at = models.DateTimeField("物流更新 carrier update time", null=True, blank=True)
@@ -311,24 +329,26 @@ class Shipment(TimeStampedModel):
 class OrderLine(models.Model):
     """Everything priced is snapshotted here at submission; later price changes do not touch placed orders."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
-    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="lines")
-    listing = models.ForeignKey(Listing, on_delete=models.PROTECT, related_name="+")
-    sku = models.ForeignKey(SKU, on_delete=models.PROTECT, related_name="+")
-    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="order_lines")
-    title = models.CharField(max_length=200)
-    sku_code = models.CharField(max_length=64)
-    spec_values = models.JSONField(default=dict)
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="+")
-    quantity = models.PositiveIntegerField()
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", verbose_name="订单 order")
+    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="lines",
+                                 verbose_name="发货单 shipment")
+    listing = models.ForeignKey(Listing, on_delete=models.PROTECT, related_name="+", verbose_name="上架商品 listing")
+    sku = models.ForeignKey(SKU, on_delete=models.PROTECT, related_name="+", verbose_name="规格 SKU")
+    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="order_lines",
+                                 verbose_name="供应商 supplier")
+    title = models.CharField(max_length=200, verbose_name="标题 title")
+    sku_code = models.CharField(max_length=64, verbose_name="规格编码 SKU code")
+    spec_values = models.JSONField(default=dict, verbose_name="规格 spec values")
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="+", verbose_name="类目 category")
+    quantity = models.PositiveIntegerField(verbose_name="数量 quantity")
     list_price = models.DecimalField("标价 listing price", **MONEY)
     unit_price = models.DecimalField("成交单价 unit price (regional)", **MONEY)
     cost_price = models.DecimalField("供货价 supplier cost", **MONEY)
-    line_subtotal = models.DecimalField(**MONEY)
+    line_subtotal = models.DecimalField(**MONEY, verbose_name="小计 subtotal")
     discount_share = models.DecimalField("分摊优惠 coupon share", default=0, **MONEY)
     paid_amount = models.DecimalField("实付 paid", **MONEY)
-    refunded_quantity = models.PositiveIntegerField(default=0)
-    refunded_amount = models.DecimalField(default=0, **MONEY)
+    refunded_quantity = models.PositiveIntegerField(default=0, verbose_name="已退数量 refunded units")
+    refunded_amount = models.DecimalField(default=0, **MONEY, verbose_name="已退金额 refunded amount")
 
     class Meta:
         verbose_name = "订单明细 order line"
@@ -349,14 +369,14 @@ class OrderLine(models.Model):
 class OrderEvent(models.Model):
     """Every status change of an order, on whichever axis: the audit trail written by order_transition."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
-    axis = models.CharField(max_length=20)
-    from_state = models.CharField(max_length=20)
-    to_state = models.CharField(max_length=20)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name="订单 order")
+    axis = models.CharField(max_length=20, verbose_name="维度 axis")
+    from_state = models.CharField(max_length=20, verbose_name="原状态 from")
+    to_state = models.CharField(max_length=20, verbose_name="新状态 to")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
-    reason = models.CharField(max_length=200, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
+                              related_name="+", verbose_name="操作人 actor")
+    reason = models.CharField(max_length=200, blank=True, default="", verbose_name="原因 reason")
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name="创建时间 created")
 
     class Meta:
         verbose_name = "订单事件 order event"
@@ -372,12 +392,13 @@ class Payment(TimeStampedModel):
         SUCCEEDED = "succeeded", "成功 succeeded"
         RETURNED = "returned", "已退回(迟到或重复) late or duplicate: sent back"
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
-    provider = models.CharField(max_length=32)
-    provider_transaction_id = models.CharField(max_length=64)
-    amount = models.DecimalField(**MONEY)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUCCEEDED)
-    payload = models.JSONField(default=dict)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments", verbose_name="订单 order")
+    provider = models.CharField(max_length=32, verbose_name="支付渠道 provider")
+    provider_transaction_id = models.CharField(max_length=64, verbose_name="渠道交易号 provider transaction id")
+    amount = models.DecimalField(**MONEY, verbose_name="金额 amount")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUCCEEDED,
+                              verbose_name="状态 status")
+    payload = models.JSONField(default=dict, verbose_name="内容 payload")
 
     class Meta:
         verbose_name = "支付 payment"
@@ -401,13 +422,14 @@ class Refund(TimeStampedModel):
         SUCCEEDED = "succeeded", "成功 succeeded"
         FAILED = "failed", "失败(待人工处理) failed: needs an operator"
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
-    amount = models.DecimalField(**MONEY)
-    reason = models.CharField(max_length=200)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds", verbose_name="订单 order")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name="支付 payment")
+    amount = models.DecimalField(**MONEY, verbose_name="金额 amount")
+    reason = models.CharField(max_length=200, verbose_name="原因 reason")
     reference = models.CharField("幂等键 idempotency reference", max_length=64, unique=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    provider_refund_id = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name="状态 status")
+    provider_refund_id = models.CharField(max_length=64, blank=True, default="",
+                                          verbose_name="渠道退款号 provider refund id")
     attempts = models.PositiveSmallIntegerField("尝试次数 attempts", default=0)
     attempted_at = models.DateTimeField("最近尝试 last attempt", null=True, blank=True)
     last_error = models.TextField("最近错误 last error", blank=True, default="")
@@ -425,14 +447,15 @@ class Refund(TimeStampedModel):
 
 # --- group-buy (拼团) --------------------------------------------------------------------------------------------
 class GroupBuyCampaign(TimeStampedModel):
-    listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="group_buy_campaigns")
+    listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="group_buy_campaigns",
+                                verbose_name="上架商品 listing")
     team_price = models.DecimalField("拼团价 team price", **MONEY)
     team_size = models.PositiveSmallIntegerField("成团人数 team size")
     window_hours = models.PositiveSmallIntegerField("成团时限(小时) hours to fill", default=24)
     per_user_limit = models.PositiveSmallIntegerField("每人限购件数 units per person", default=1)
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    is_active = models.BooleanField(default=True)
+    starts_at = models.DateTimeField(verbose_name="开始时间 starts at")
+    ends_at = models.DateTimeField(verbose_name="结束时间 ends at")
+    is_active = models.BooleanField(default=True, verbose_name="启用 active")
 
     class Meta:
         verbose_name = "拼团活动 group-buy campaign"
@@ -458,14 +481,16 @@ class GroupBuyTeam(TimeStampedModel):
         SUCCEEDED = "succeeded", "拼团成功 succeeded"
         FAILED = "failed", "拼团失败 failed"
 
-    campaign = models.ForeignKey(GroupBuyCampaign, on_delete=models.PROTECT, related_name="teams")
-    leader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPENING)
-    team_size = models.PositiveSmallIntegerField()
-    seats_taken = models.PositiveSmallIntegerField(default=0)
-    paid_members = models.PositiveSmallIntegerField(default=0)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    succeeded_at = models.DateTimeField(null=True, blank=True)
+    campaign = models.ForeignKey(GroupBuyCampaign, on_delete=models.PROTECT, related_name="teams",
+                                 verbose_name="活动 campaign")
+    leader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                               verbose_name="团长 leader")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPENING, verbose_name="状态 status")
+    team_size = models.PositiveSmallIntegerField(verbose_name="成团人数 team size")
+    seats_taken = models.PositiveSmallIntegerField(default=0, verbose_name="已占名额 seats taken")
+    paid_members = models.PositiveSmallIntegerField(default=0, verbose_name="已付成员 paid members")
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name="过期时间 expires at")
+    succeeded_at = models.DateTimeField(null=True, blank=True, verbose_name="成功时间 succeeded at")
 
     class Meta:
         verbose_name = "拼团队伍 group-buy team"
@@ -485,10 +510,12 @@ class GroupBuyMember(TimeStampedModel):
         PAID = "paid", "已支付 paid"
         RELEASED = "released", "已释放 released"
 
-    team = models.ForeignKey(GroupBuyTeam, on_delete=models.CASCADE, related_name="members")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="group_buy_member")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.HOLDING)
+    team = models.ForeignKey(GroupBuyTeam, on_delete=models.CASCADE, related_name="members", verbose_name="队伍 team")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                             verbose_name="用户 user")
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="group_buy_member",
+                                 verbose_name="订单 order")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.HOLDING, verbose_name="状态 status")
 
     class Meta:
         verbose_name = "拼团成员 team member"
@@ -502,7 +529,8 @@ class GroupBuyMember(TimeStampedModel):
 
 # --- bargain (砍价) ----------------------------------------------------------------------------------------------
 class BargainCampaign(TimeStampedModel):
-    listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="bargain_campaigns")
+    listing = models.ForeignKey(Listing, on_delete=models.CASCADE, related_name="bargain_campaigns",
+                                verbose_name="上架商品 listing")
     floor_price = models.DecimalField("底价 floor price", **MONEY)
     helpers_needed = models.PositiveSmallIntegerField("需要助力人数 helpers to reach the floor")
     min_cut_ratio = models.DecimalField("单次最少砍比例 min cut share", max_digits=4, decimal_places=3, default="0.200")
@@ -510,9 +538,9 @@ class BargainCampaign(TimeStampedModel):
                                         default="1.800")
     window_hours = models.PositiveSmallIntegerField("砍价时限(小时) hours", default=24)
     allow_buy_at_current_price = models.BooleanField("允许未砍到底价购买 buy before the floor", default=False)
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    is_active = models.BooleanField(default=True)
+    starts_at = models.DateTimeField(verbose_name="开始时间 starts at")
+    ends_at = models.DateTimeField(verbose_name="结束时间 ends at")
+    is_active = models.BooleanField(default=True, verbose_name="启用 active")
 
     class Meta:
         verbose_name = "砍价活动 bargain campaign"
@@ -536,16 +564,19 @@ class BargainSession(TimeStampedModel):
         PURCHASED = "purchased", "已下单 ordered"
         EXPIRED = "expired", "已过期 expired"
 
-    campaign = models.ForeignKey(BargainCampaign, on_delete=models.PROTECT, related_name="sessions")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    start_price = models.DecimalField(**MONEY)
-    floor_price = models.DecimalField(**MONEY)
-    current_price = models.DecimalField(**MONEY)
-    helpers_needed = models.PositiveSmallIntegerField()
-    helper_count = models.PositiveSmallIntegerField(default=0)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    expires_at = models.DateTimeField()
-    order = models.OneToOneField(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    campaign = models.ForeignKey(BargainCampaign, on_delete=models.PROTECT, related_name="sessions",
+                                 verbose_name="活动 campaign")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                              verbose_name="店主 owner")
+    start_price = models.DecimalField(**MONEY, verbose_name="起始价 start price")
+    floor_price = models.DecimalField(**MONEY, verbose_name="底价 floor price")
+    current_price = models.DecimalField(**MONEY, verbose_name="当前价 current price")
+    helpers_needed = models.PositiveSmallIntegerField(verbose_name="所需助力 helpers needed")
+    helper_count = models.PositiveSmallIntegerField(default=0, verbose_name="助力人数 helpers")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, verbose_name="状态 status")
+    expires_at = models.DateTimeField(verbose_name="过期时间 expires at")
+    order = models.OneToOneField(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                 verbose_name="订单 order")
 
     class Meta:
         verbose_name = "砍价 bargain session"
@@ -562,11 +593,13 @@ class BargainSession(TimeStampedModel):
 
 
 class BargainHelp(models.Model):
-    session = models.ForeignKey(BargainSession, on_delete=models.CASCADE, related_name="helps")
-    helper = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    cut_amount = models.DecimalField(**MONEY)
-    price_after = models.DecimalField(**MONEY)
-    created_at = models.DateTimeField(auto_now_add=True)
+    session = models.ForeignKey(BargainSession, on_delete=models.CASCADE, related_name="helps",
+                                verbose_name="砍价 session")
+    helper = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                               verbose_name="助力人 helper")
+    cut_amount = models.DecimalField(**MONEY, verbose_name="砍掉金额 cut")
+    price_after = models.DecimalField(**MONEY, verbose_name="砍后价格 price after")
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name="创建时间 created")
 
     class Meta:
         verbose_name = "砍价助力 bargain help"
@@ -594,19 +627,23 @@ class AfterSale(TimeStampedModel):
         REFUSED = "refused", "已拒绝 refused"
         WITHDRAWN = "withdrawn", "已撤销 withdrawn"
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="after_sales")
-    line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="after_sales")
-    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    quantity = models.PositiveIntegerField()
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="after_sales", verbose_name="订单 order")
+    line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="after_sales",
+                             verbose_name="订单明细 order line")
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                  verbose_name="申请人 requester")
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name="类型 kind")
+    quantity = models.PositiveIntegerField(verbose_name="数量 quantity")
     reason = models.CharField("原因 reason", max_length=200)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.REQUESTED)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.REQUESTED,
+                              verbose_name="状态 status")
     refund_amount = models.DecimalField("退款金额 refund amount", **MONEY)
-    return_carrier = models.CharField(max_length=64, blank=True, default="")
-    return_tracking_number = models.CharField(max_length=64, blank=True, default="")
-    merchant_note = models.CharField(max_length=200, blank=True, default="")
-    decided_at = models.DateTimeField(null=True, blank=True)
-    refunded_at = models.DateTimeField(null=True, blank=True)
+    return_carrier = models.CharField(max_length=64, blank=True, default="", verbose_name="退货快递 return carrier")
+    return_tracking_number = models.CharField(max_length=64, blank=True, default="",
+                                              verbose_name="退货运单号 return tracking number")
+    merchant_note = models.CharField(max_length=200, blank=True, default="", verbose_name="商家备注 merchant note")
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name="处理时间 decided at")
+    refunded_at = models.DateTimeField(null=True, blank=True, verbose_name="退款时间 refunded at")
 
     class Meta:
         verbose_name = "售后 after-sale"

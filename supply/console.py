@@ -13,6 +13,7 @@ Shipping ("order lines to ship") is registered on this site by `mall/consoles.py
 """
 from collections.abc import Callable, Iterable
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,7 +24,8 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.widgets import BASE_INPUT_CLASSES
 
 from core.errors import DomainError
-from core.sites import ThemedAdminSite
+from core.forms import PairsField, URLListField
+from core.sites import ThemedAdminSite, YuanColumnsMixin
 from supply import services
 from supply.models import SKU, PricingRule, Product, ShippingRate, ShippingTemplate, Stock, Supplier
 
@@ -177,7 +179,7 @@ class ScopedAdminMixin:
             raise PermissionDenied
 
 
-class ConsoleModelAdmin(ScopedAdminMixin, ModelAdmin):
+class ConsoleModelAdmin(ScopedAdminMixin, YuanColumnsMixin, ModelAdmin):
     """A scoped model admin. Set `save_through_service` (request, form, change) -> saved object to make the form
     save through a service: it runs at the end of validation (inside the change view's transaction), a domain error
     becomes a form error on the field `service_error_fields` names for its code (else on the whole form). The
@@ -310,6 +312,24 @@ def _sku_create_from(product: Product, data: dict) -> SKU:
     return services.sku_create(product=product, **{name: data.get(name) for name in SKU_FIELDS})
 
 
+class ProductForm(forms.ModelForm):
+    image_urls = URLListField(label="图片 image URLs")
+    attributes = PairsField(label="属性 attributes")
+
+    class Meta:
+        model = Product
+        fields = ("supplier", "title", "category", "status", "shipping_template", "description", "image_urls",
+                  "attributes")
+
+
+class SKUForm(forms.ModelForm):
+    spec_values = PairsField(label="规格 spec values", help_text="如 颜色: 红 (e.g. colour: red)")
+
+    class Meta:
+        model = SKU
+        fields = ("product", *SKU_FIELDS)
+
+
 class SKUInlineFormSet(BaseInlineFormSet):
     """SKUs added on the product page are created through `services.sku_create`, stock row included."""
 
@@ -319,6 +339,7 @@ class SKUInlineFormSet(BaseInlineFormSet):
 
 class SKUInline(StockNumbersMixin, ConsoleInline):
     model = SKU
+    form = SKUForm
     formset = SKUInlineFormSet
     fields = ("code", "spec_values", "cost_price", "floor_price", "suggested_price", "weight_grams",
               "stock_available", "stock_reserved", "stock_sold")
@@ -333,6 +354,8 @@ class SKUInline(StockNumbersMixin, ConsoleInline):
 
 @admin.register(Product, site=supplier_console)
 class ProductAdmin(ConsoleModelAdmin):
+    form = ProductForm
+    icon = "inventory_2"
     owner_path = "supplier"
     owner_field = "supplier"
     scoped_choices = {"supplier": "", "shipping_template": "supplier"}
@@ -358,6 +381,8 @@ class ProductAdmin(ConsoleModelAdmin):
 
 @admin.register(SKU, site=supplier_console)
 class SKUAdmin(StockNumbersMixin, ConsoleModelAdmin):
+    form = SKUForm
+    icon = "style"
     owner_path = "product__supplier"
     scoped_choices = {"product": "supplier"}
     fields = ("product", "code", "spec_values", "cost_price", "floor_price", "suggested_price", "weight_grams",
@@ -395,6 +420,7 @@ class StockLevelFilter(admin.SimpleListFilter):
 
 @admin.register(Stock, site=supplier_console)
 class StockAdmin(ConsoleModelAdmin):
+    icon = "warehouse"
     """A read-only view: stock is written by the inventory sync API (POST /api/v1/supplier/stock)."""
 
     owner_path = "sku__product__supplier"
@@ -413,6 +439,7 @@ class StockAdmin(ConsoleModelAdmin):
 
 @admin.register(PricingRule, site=supplier_console)
 class PricingRuleAdmin(ConsoleModelAdmin):
+    icon = "sell"
     owner_path = "supplier"
     owner_field = "supplier"
     scoped_choices = {"supplier": "", "sku": "product__supplier"}
@@ -436,6 +463,7 @@ class ShippingRateInline(ConsoleInline):
 
 @admin.register(ShippingTemplate, site=supplier_console)
 class ShippingTemplateAdmin(ConsoleModelAdmin):
+    icon = "local_shipping"
     owner_path = "supplier"
     owner_field = "supplier"
     scoped_choices = {"supplier": ""}

@@ -1,4 +1,5 @@
 """S side: what suppliers own. Stock numbers change only through `supply.services` guarded updates."""
+import hashlib
 import secrets
 
 from django.conf import settings
@@ -15,12 +16,24 @@ def new_api_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def hash_api_token(token: str) -> str:
+    """What is stored of a supplier's API token: its SHA-256 (hex). The token is 256 random bits, so a plain hash
+    cannot be reversed by guessing; a leaked table gives no working token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def unknown_api_token_hash() -> str:
+    """A supplier created without `supplier_onboard` gets the hash of a token nobody was told: it has no working
+    token until an operator issues one (`supplier_token_rotate`)."""
+    return hash_api_token(new_api_token())
+
+
 class Region(models.Model):
     """A province-level region of mainland China with its logistics tier (1 = core, 3 = remote)."""
 
     code = models.CharField("行政区划代码 code", max_length=6, primary_key=True)
     name = models.CharField("名称 name", max_length=32)
-    name_en = models.CharField("English name", max_length=64)
+    name_en = models.CharField("英文名 English name", max_length=64)
     tier = models.PositiveSmallIntegerField("区域等级 tier", default=2)
 
     class Meta:
@@ -42,7 +55,9 @@ class Supplier(TimeStampedModel):
     contact_name = models.CharField("联系人 contact", max_length=64, blank=True, default="")
     contact_phone = models.CharField("联系电话 phone", max_length=32, blank=True, default="")
     status = models.CharField("状态 status", max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    api_token = models.CharField("接口令牌 API token", max_length=64, unique=True, default=new_api_token)
+    # Only the hash: the token itself is shown once, when it is issued (supply.services.supplier_token_rotate).
+    api_token_hash = models.CharField("接口令牌摘要 API token SHA-256", max_length=64, unique=True,
+                                      default=unknown_api_token_hash, editable=False)
     staff = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="supplier_memberships",
                                    verbose_name="员工 staff")
 
@@ -58,8 +73,9 @@ class Category(models.Model):
     """The product category tree shared by suppliers' products and the storefront."""
 
     name = models.CharField("名称 name", max_length=64)
-    name_en = models.CharField("English name", max_length=64, blank=True, default="")
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    name_en = models.CharField("英文名 English name", max_length=64, blank=True, default="")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
+                               verbose_name="上级 parent")
     position = models.PositiveIntegerField("排序 position", default=0)
 
     class Meta:
@@ -75,7 +91,8 @@ class Category(models.Model):
 class ShippingTemplate(TimeStampedModel):
     """Per-region fees: first weight + fee, each extra weight + fee, free above a threshold."""
 
-    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="shipping_templates")
+    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="shipping_templates",
+                                 verbose_name="供应商 supplier")
     name = models.CharField("名称 name", max_length=64)
 
     class Meta:
@@ -90,7 +107,8 @@ class ShippingRate(models.Model):
     """One rule of a template. It applies to the listed province codes, else to a tier, else it is the default
     (no provinces, no tier)."""
 
-    template = models.ForeignKey(ShippingTemplate, on_delete=models.CASCADE, related_name="rates")
+    template = models.ForeignKey(ShippingTemplate, on_delete=models.CASCADE, related_name="rates",
+                                 verbose_name="模板 template")
     region_codes = models.JSONField("省份代码 province codes", default=list, blank=True)
     tier = models.PositiveSmallIntegerField("区域等级 tier", null=True, blank=True)
     first_weight_grams = models.PositiveIntegerField("首重(克) first weight g", default=1000)
@@ -117,17 +135,19 @@ class Product(TimeStampedModel):
         ACTIVE = "active", "在售 active"
         INACTIVE = "inactive", "停售 inactive"
 
-    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="products")
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
+    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="products",
+                                 verbose_name="供应商 supplier")
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products",
+                                 verbose_name="类目 category")
     title = models.CharField("标题 title", max_length=200)
     description = models.TextField("描述 description", blank=True, default="")
     image_urls = models.JSONField("图片 image URLs", default=list, blank=True)
     attributes = models.JSONField("属性 attributes", default=dict, blank=True)
     status = models.CharField("状态 status", max_length=16, choices=Status.choices, default=Status.ACTIVE)
     shipping_template = models.ForeignKey(ShippingTemplate, null=True, blank=True, on_delete=models.SET_NULL,
-                                          related_name="products")
+                                          related_name="products", verbose_name="运费模板 shipping template")
     # Tokens for search: jieba words of the title, English words, their glossary translations (supply.search).
-    search_document = models.TextField(blank=True, default="", editable=False)
+    search_document = models.TextField(blank=True, default="", editable=False, verbose_name="搜索文本 search text")
 
     class Meta:
         verbose_name = "商品 product"
@@ -139,7 +159,7 @@ class Product(TimeStampedModel):
 
 
 class SKU(TimeStampedModel):
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="skus")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="skus", verbose_name="商品 product")
     code = models.CharField("规格编码 SKU code", max_length=64, unique=True)
     spec_values = models.JSONField("规格 spec values", default=dict, blank=True)
     cost_price = models.DecimalField("供货价 supplier cost", **MONEY)
@@ -165,7 +185,8 @@ class SKU(TimeStampedModel):
 class Stock(models.Model):
     """available + reserved + sold. Changed only by conditional UPDATEs in supply.services (never read-modify-save)."""
 
-    sku = models.OneToOneField(SKU, on_delete=models.CASCADE, related_name="stock", primary_key=True)
+    sku = models.OneToOneField(SKU, on_delete=models.CASCADE, related_name="stock", primary_key=True,
+                               verbose_name="规格 SKU")
     available = models.IntegerField("可用 available", default=0)
     reserved = models.IntegerField("锁定 reserved", default=0)
     sold = models.IntegerField("已售 sold", default=0)
@@ -193,13 +214,13 @@ class StockMovement(models.Model):
         RESTOCK = "restock", "退货入库 restock"
         ADJUST = "adjust", "人工调整 adjust"
 
-    sku = models.ForeignKey(SKU, on_delete=models.CASCADE, related_name="stock_movements")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    available_delta = models.IntegerField(default=0)
-    reserved_delta = models.IntegerField(default=0)
-    sold_delta = models.IntegerField(default=0)
+    sku = models.ForeignKey(SKU, on_delete=models.CASCADE, related_name="stock_movements", verbose_name="规格 SKU")
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name="类型 kind")
+    available_delta = models.IntegerField(default=0, verbose_name="可用变化 available change")
+    reserved_delta = models.IntegerField(default=0, verbose_name="锁定变化 reserved change")
+    sold_delta = models.IntegerField(default=0, verbose_name="已售变化 sold change")
     reference = models.CharField("关联单据 reference", max_length=64, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name="创建时间 created")
 
     class Meta:
         verbose_name = "库存流水 stock movement"
@@ -218,11 +239,14 @@ class PricingRule(TimeStampedModel):
         PRICE = "price", "固定价 fixed price"
         MULTIPLIER = "multiplier", "倍率 multiplier"
 
-    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="pricing_rules")
-    sku = models.ForeignKey(SKU, null=True, blank=True, on_delete=models.CASCADE, related_name="pricing_rules")
-    region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="pricing_rules",
+                                 verbose_name="供应商 supplier")
+    sku = models.ForeignKey(SKU, null=True, blank=True, on_delete=models.CASCADE, related_name="pricing_rules",
+                            verbose_name="规格 SKU")
+    region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+                               verbose_name="区域 region")
     tier = models.PositiveSmallIntegerField("区域等级 tier", null=True, blank=True)
-    mode = models.CharField(max_length=16, choices=Mode.choices)
+    mode = models.CharField(max_length=16, choices=Mode.choices, verbose_name="方式 mode")
     value = models.DecimalField("价格或倍率 price or multiplier", max_digits=12, decimal_places=4)
     valid_from = models.DateTimeField("生效 from", null=True, blank=True)
     valid_to = models.DateTimeField("失效 to", null=True, blank=True)
@@ -245,11 +269,12 @@ class PricingRule(TimeStampedModel):
 class InventorySyncBatch(models.Model):
     """One call of the inventory sync API, keyed by the supplier's batch id: a retried call returns this result."""
 
-    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="sync_batches")
-    batch_id = models.CharField(max_length=64)
-    received_at = models.DateTimeField(auto_now_add=True)
-    row_count = models.PositiveIntegerField(default=0)
-    result = models.JSONField(default=dict)
+    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="sync_batches",
+                                 verbose_name="供应商 supplier")
+    batch_id = models.CharField(max_length=64, verbose_name="批次号 batch id")
+    received_at = models.DateTimeField(auto_now_add=True, verbose_name="接收时间 received")
+    row_count = models.PositiveIntegerField(default=0, verbose_name="行数 rows")
+    result = models.JSONField(default=dict, verbose_name="结果 result")
 
     class Meta:
         verbose_name = "库存同步批次 inventory sync batch"

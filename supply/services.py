@@ -1,5 +1,6 @@
 """Supply writes: stock changes (guarded conditional UPDATEs, each with a movement row), inventory sync from
 suppliers' systems, catalogue search documents. Pure pricing and shipping rules live in supply/rules.py."""
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -7,12 +8,22 @@ from datetime import datetime
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from core.errors import BusinessRuleViolation, Conflict, NotAuthenticated, ValidationFailed
+from core.errors import BusinessRuleViolation, Conflict, NotAuthenticated, NotFound, ValidationFailed
 from core.money import ZERO, to_money
-from supply.models import SKU, InventorySyncBatch, Product, Stock, StockMovement, Supplier
+from supply.models import (
+    SKU,
+    InventorySyncBatch,
+    Product,
+    Stock,
+    StockMovement,
+    Supplier,
+    hash_api_token,
+    new_api_token,
+)
 from supply.search import search_document
 
 INVENTORY_SYNC_MAX_ROWS = 5000
+logger = logging.getLogger(__name__)
 
 
 class OutOfStock(BusinessRuleViolation):
@@ -200,7 +211,10 @@ def _stock_set_available(updates: list[tuple[int, int, datetime]], chunk: int = 
 
 
 def supplier_by_token(*, token: str) -> Supplier:
-    supplier = Supplier.objects.filter(api_token=token, status=Supplier.Status.ACTIVE).first() if token else None
+    """The active supplier whose API token this is. Only tokens' hashes are stored: the presented token is hashed
+    and looked up by its hash (a rotated token's hash is gone, so it stops working at once)."""
+    supplier = (Supplier.objects.filter(api_token_hash=hash_api_token(token), status=Supplier.Status.ACTIVE).first()
+                if token else None)
     if supplier is None:
         raise NotAuthenticated("供应商令牌无效 (unknown or suspended supplier token)", code="supplier_token_invalid")
     return supplier
@@ -242,3 +256,72 @@ def sku_create(*, product: Product, code: str, cost_price, floor_price, suggeste
             raise Conflict("规格编码已存在 (this SKU code is taken)", code="sku_code_taken") from error
         raise
     return sku
+
+
+# --- suppliers: onboarding and API tokens -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class SupplierTokenIssued:
+    """A supplier and its new API token. The token exists only here: show it once, then forget it (the database
+    keeps its hash)."""
+
+    supplier: Supplier
+    token: str
+
+    def __repr__(self) -> str:  # never in a log line or a traceback's locals
+        return f"SupplierTokenIssued(supplier={self.supplier.pk})"
+
+
+def supplier_onboard(*, name: str, actor, contact_name: str = "", contact_phone: str = "",
+                     staff: Iterable = ()) -> SupplierTokenIssued:
+    """An operator signs up a supplier: the supplier row, its staff (who may use the supplier console) and its
+    first API token, in one transaction."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed("请填写公司名称 (a supplier needs a company name)", code="supplier_name_required")
+    if len(name) > Supplier._meta.get_field("name").max_length:
+        raise ValidationFailed("公司名称过长 (the company name is too long)", code="supplier_name_too_long")
+    token = new_api_token()
+    try:
+        with transaction.atomic():
+            supplier = Supplier.objects.create(name=name, contact_name=(contact_name or "").strip()[:64],
+                                               contact_phone=(contact_phone or "").strip()[:32],
+                                               api_token_hash=hash_api_token(token))
+            supplier.staff.set(staff)
+    except IntegrityError as error:
+        if Supplier.objects.filter(name=name).exists():
+            raise Conflict("该供应商已存在 (a supplier of this name exists)", code="supplier_name_taken") from error
+        raise
+    logger.info("supplier %s onboarded by user %s", supplier.pk, getattr(actor, "pk", None))
+    return SupplierTokenIssued(supplier=supplier, token=token)
+
+
+def supplier_token_rotate(*, supplier_id: int, actor) -> SupplierTokenIssued:
+    """Issue a new API token for a supplier. The old one stops working as soon as this commits: one UPDATE
+    replaces the only hash a token is checked against (an inventory sync holding the supplier's row lock finishes
+    first, with the token it started with)."""
+    token = new_api_token()
+    with transaction.atomic():
+        if not Supplier.objects.filter(pk=supplier_id).update(api_token_hash=hash_api_token(token),
+                                                              updated_at=timezone.now()):
+            raise NotFound("供应商不存在 (no such supplier)", code="supplier_not_found")
+        supplier = Supplier.objects.get(pk=supplier_id)
+    logger.info("supplier %s API token rotated by user %s", supplier.pk, getattr(actor, "pk", None))
+    return SupplierTokenIssued(supplier=supplier, token=token)
+
+
+def supplier_status_set(*, supplier_id: int, status: str, actor) -> Supplier:
+    """Suspend a supplier (its API token is refused, its products are no longer shown or sold in stores) or take
+    it back into business. Setting the status it already has is refused, so an operator learns nothing changed."""
+    if status not in Supplier.Status.values:
+        raise ValidationFailed("供应商状态无效 (unknown supplier status)", code="supplier_status_invalid")
+    with transaction.atomic():
+        supplier = Supplier.objects.select_for_update(of=("self",)).filter(pk=supplier_id).first()
+        if supplier is None:
+            raise NotFound("供应商不存在 (no such supplier)", code="supplier_not_found")
+        if supplier.status == status:
+            raise Conflict(f"供应商已是{supplier.get_status_display()} (the supplier is {status} already)",
+                           code="supplier_status_unchanged", detail={"status": status})
+        supplier.status = status
+        supplier.save(update_fields=["status", "updated_at"])
+    logger.info("supplier %s set %s by user %s", supplier.pk, status, getattr(actor, "pk", None))
+    return supplier

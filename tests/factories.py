@@ -29,6 +29,8 @@ from supply.models import (  # noqa: E402
     ShippingTemplate,
     Stock,
     Supplier,
+    hash_api_token,
+    new_api_token,
 )
 
 
@@ -39,6 +41,16 @@ class SupplierFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"供应商{n}有限公司")
     contact_name = "王经理"
     contact_phone = "13900000000"
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        """Every supplier gets a working API token. The database keeps only its hash; the token itself is left on
+        the instance as `issued_token` for tests that call the supplier API."""
+        token = new_api_token()
+        kwargs.setdefault("api_token_hash", hash_api_token(token))
+        supplier = super()._create(model_class, *args, **kwargs)
+        supplier.issued_token = token if supplier.api_token_hash == hash_api_token(token) else None
+        return supplier
 
 
 class CategoryFactory(factory.django.DjangoModelFactory):

@@ -180,7 +180,7 @@ def sku_inline(prefix: str = "skus", initial: int = 0, **rows) -> dict:
     data = {f"{prefix}-TOTAL_FORMS": str(initial + len(rows)), f"{prefix}-INITIAL_FORMS": str(initial),
             f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"}
     for index, (code, floor) in enumerate(rows.items(), start=initial):
-        data.update({f"{prefix}-{index}-code": code, f"{prefix}-{index}-spec_values": '{"规格": "500g"}',
+        data.update({f"{prefix}-{index}-code": code, f"{prefix}-{index}-spec_values": "规格: 500g",
                      f"{prefix}-{index}-cost_price": "20.00", f"{prefix}-{index}-floor_price": floor,
                      f"{prefix}-{index}-suggested_price": "45.00", f"{prefix}-{index}-weight_grams": "600"})
     return data
@@ -191,7 +191,7 @@ def test_a_sku_added_in_the_supplier_console_has_a_stock_row(client):
     product = ProductFactory(supplier=supplier)
     client.force_login(member)
     response = client.post(reverse("supplier_console:supply_sku_add"), {
-        "product": product.pk, "code": "TEA-250G", "spec_values": '{"规格": "250g"}', "cost_price": "12.00",
+        "product": product.pk, "code": "TEA-250G", "spec_values": "规格: 250g", "cost_price": "12.00",
         "floor_price": "18.00", "suggested_price": "29.00", "weight_grams": "300"})
     assert response.status_code == 302, response.content.decode()[:2000]
     sku = SKU.objects.get(code="TEA-250G")
@@ -204,7 +204,7 @@ def test_skus_added_on_the_product_page_have_stock_rows_and_the_search_document_
     category = CategoryFactory(name="茶叶")
     client.force_login(member)
     product_fields = {"title": "安吉白茶 ANJI WHITE TEA", "category": category.pk, "status": Product.Status.ACTIVE,
-                      "shipping_template": "", "description": "", "image_urls": "[]", "attributes": "{}"}
+                      "shipping_template": "", "description": "", "image_urls": "", "attributes": ""}
     response = client.post(reverse("supplier_console:supply_product_add"),
                            {**product_fields, **sku_inline(**{"TEA-A": "30.00"})})
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -214,7 +214,7 @@ def test_skus_added_on_the_product_page_have_stock_rows_and_the_search_document_
     existing = product.skus.get()
     change = {**product_fields, "title": "安吉白茶 ANJI WHITE TEA 2026", **sku_inline(initial=1, **{"TEA-B": "31.00"}),
               "skus-0-id": existing.pk, "skus-0-product": product.pk, "skus-0-code": "TEA-A",
-              "skus-0-spec_values": "{}", "skus-0-cost_price": "20.00", "skus-0-floor_price": "30.00",
+              "skus-0-spec_values": "", "skus-0-cost_price": "20.00", "skus-0-floor_price": "30.00",
               "skus-0-suggested_price": "45.00", "skus-0-weight_grams": "600"}
     response = client.post(reverse("supplier_console:supply_product_change", args=[product.pk]), change)
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -229,7 +229,7 @@ def test_a_sku_with_a_floor_below_its_cost_is_a_form_error_and_writes_no_sku_or_
     product = ProductFactory(supplier=supplier)
     client.force_login(member)
     response = client.post(reverse("supplier_console:supply_sku_add"), {
-        "product": product.pk, "code": "TEA-BAD", "spec_values": "{}", "cost_price": "20.00",
+        "product": product.pk, "code": "TEA-BAD", "spec_values": "", "cost_price": "20.00",
         "floor_price": "10.00", "suggested_price": "29.00", "weight_grams": "300"})
     assert response.status_code == 200 and form_errors(response)
     assert not SKU.objects.filter(code="TEA-BAD").exists() and not Stock.objects.filter(sku__code="TEA-BAD").exists()
@@ -422,3 +422,37 @@ def test_sku_create_writes_the_sku_and_its_stock_row_together():
                                      suggested_price=D("50"), spec_values={"颜色": "白"}, weight_grams=250)
     assert (sku.code, sku.product, sku.weight_grams) == ("NEW-2", product, 250)
     assert (sku.stock.available, sku.stock.reserved, sku.stock.sold) == (0, 0, 0)
+
+
+def test_product_pictures_and_attributes_are_edited_as_rows_not_json(client):
+    _supplier, member = supplier_with_member()
+    category = CategoryFactory(name="茶叶")
+    client.force_login(member)
+    fields = {"title": "龙井 LONGJING", "category": category.pk, "status": Product.Status.ACTIVE,
+              "shipping_template": "", "description": "",
+              "image_urls": ["https://img.example.cn/longjing-1.jpg", "", "https://img.example.cn/longjing-2.jpg"],
+              "attributes": ["产地: 杭州", "净含量：250g"]}
+    response = client.post(reverse("supplier_console:supply_product_add"), {**fields, **sku_inline()})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    product = Product.objects.get(title="龙井 LONGJING")
+    assert product.image_urls == ["https://img.example.cn/longjing-1.jpg", "https://img.example.cn/longjing-2.jpg"]
+    assert product.attributes == {"产地": "杭州", "净含量": "250g"}
+
+    page = client.get(reverse("supplier_console:supply_product_change", args=[product.pk])).content.decode()
+    assert 'value="产地: 杭州"' in page and 'value="https://img.example.cn/longjing-2.jpg"' in page
+
+
+@pytest.mark.parametrize(("field", "rows", "message"), [
+    ("image_urls", ["not a url"], "不是有效的网址"),
+    ("attributes", ["没有冒号"], "请写作 名称: 值"),
+    ("attributes", ["产地: 杭州", "产地: 西湖"], "重复"),
+])
+def test_a_bad_picture_or_attribute_row_is_a_form_error_and_saves_nothing(client, field, rows, message):
+    _supplier, member = supplier_with_member()
+    client.force_login(member)
+    fields = {"title": "错误示例 BAD", "category": CategoryFactory().pk, "status": Product.Status.ACTIVE,
+              "shipping_template": "", "description": "", field: rows}
+    response = client.post(reverse("supplier_console:supply_product_add"), {**fields, **sku_inline()})
+    assert response.status_code == 200
+    assert message in " ".join(form_errors(response)[field])
+    assert not Product.objects.filter(title="错误示例 BAD").exists()

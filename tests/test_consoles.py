@@ -161,9 +161,9 @@ def test_a_product_saved_in_the_supplier_console_belongs_to_the_members_supplier
     response = client.post(reverse("supplier_console:supply_product_add"), {
         "supplier": theirs.pk,  # not a field for a member of one supplier: ignored
         "title": "手工蜂蜜 HANDMADE HONEY", "category": category.pk, "status": Product.Status.ACTIVE,
-        "shipping_template": "", "description": "", "image_urls": "[]", "attributes": "{}",
+        "shipping_template": "", "description": "", "image_urls": "", "attributes": "",
         "skus-TOTAL_FORMS": "1", "skus-INITIAL_FORMS": "0", "skus-MIN_NUM_FORMS": "0", "skus-MAX_NUM_FORMS": "1000",
-        "skus-0-code": "HONEY-500G", "skus-0-spec_values": '{"规格": "500g"}', "skus-0-cost_price": "20.00",
+        "skus-0-code": "HONEY-500G", "skus-0-spec_values": "规格: 500g", "skus-0-cost_price": "20.00",
         "skus-0-floor_price": "30.00", "skus-0-suggested_price": "45.00", "skus-0-weight_grams": "600",
     })
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -178,7 +178,7 @@ def test_a_sku_floor_below_its_cost_is_a_form_error(client):
     sku = SKUFactory(product=ProductFactory(supplier=ours))
     client.force_login(member)
     response = client.post(reverse("supplier_console:supply_sku_change", args=[sku.pk]), {
-        "product": sku.product_id, "code": sku.code, "spec_values": "{}", "cost_price": "40.00",
+        "product": sku.product_id, "code": sku.code, "spec_values": "", "cost_price": "40.00",
         "floor_price": "30.00", "suggested_price": "50.00", "weight_grams": "500",
     })
     assert response.status_code == 200
@@ -198,7 +198,7 @@ def test_stock_numbers_are_shown_but_not_editable_and_low_stock_can_be_filtered(
     page = client.get(reverse("supplier_console:supply_sku_change", args=[plenty.pk])).content.decode()
     assert "可用 available" in page and 'name="stock_available"' not in page and 'name="available"' not in page
     response = client.post(reverse("supplier_console:supply_sku_change", args=[plenty.pk]), {
-        "product": plenty.product_id, "code": plenty.code, "spec_values": "{}", "cost_price": "20.00",
+        "product": plenty.product_id, "code": plenty.code, "spec_values": "", "cost_price": "20.00",
         "floor_price": "30.00", "suggested_price": "50.00", "weight_grams": "500", "stock_available": "9999",
         "available": "9999",
     })

@@ -116,7 +116,7 @@ def callers(shopper, supplier) -> dict[str, APIClient]:
     """Anonymous, the shopper with a real token, and a supplier with its real Bearer token: authentication runs."""
     shopper_client, supplier_client = APIClient(), APIClient()
     shopper_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=shopper).key}")
-    supplier_client.credentials(HTTP_AUTHORIZATION=f"Bearer {supplier.api_token}")
+    supplier_client.credentials(HTTP_AUTHORIZATION=f"Bearer {supplier.issued_token}")
     return {"anonymous": APIClient(), "shopper": shopper_client, "supplier": supplier_client}
 
 

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 def sync(client, supplier, batch_id, rows):
     return client.put("/api/v1/supplier/stock", {"batch_id": batch_id, "rows": rows}, format="json",
-                      HTTP_AUTHORIZATION=f"Bearer {supplier.api_token}")
+                      HTTP_AUTHORIZATION=f"Bearer {supplier.issued_token}")
 
 
 def row(sku, quantity, as_of):
@@ -81,7 +81,7 @@ def test_five_thousand_rows_in_one_call(api_client):
 def test_malformed_batches_are_400_and_change_nothing(api_client, body, code):
     supplier = SupplierFactory()
     response = api_client.put("/api/v1/supplier/stock", body, format="json",
-                              HTTP_AUTHORIZATION=f"Bearer {supplier.api_token}")
+                              HTTP_AUTHORIZATION=f"Bearer {supplier.issued_token}")
     assert response.status_code == 400 and response.json()["code"] == code
     assert not InventorySyncBatch.objects.exists()
 

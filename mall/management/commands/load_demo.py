@@ -67,6 +67,7 @@ class Command(BaseCommand):
         staff = demo_staff_passwords_set(password=password)
         if not quiet:
             self.stdout.write(f"console logins (/supplier/, /merchant/): {', '.join(staff)} password {password}")
+            self.stdout.write("supplier API tokens (shown once): python manage.py supplier_token_rotate <supplier id>")
             self.stdout.write("数据库中 stored: " + _pairs(report["stored"]))
             self.stdout.write("本次写入 written this run: " + _pairs(report["written"]))
             if "cancellations" in report:
