@@ -4,6 +4,7 @@
 - `UndeletableAdminMixin`: rows that are switched off rather than deleted;
 - `ServiceActionsMixin`: an admin action calls a service for each selected row, a refusal (a `DomainError`) is an
   error message for that row, never a 500; actions need the model's change permission (`permissions=["operate"]`);
+- `money_column` / `YuanColumnsMixin`: money reads "¥1,234.50" (one column, or every money column of a list);
 - `ServiceSaveMixin`: a change form saves through a service while the form validates, so a refusal is a form error;
 - `ExactSearchMixin`: the search box of a big table compares whole values on indexed columns.
 """
@@ -12,9 +13,9 @@ from collections.abc import Callable, Iterable
 from django.contrib import admin, messages
 from django.contrib.admin.utils import get_fields_from_path, lookup_spawns_duplicates
 from django.contrib.auth import get_permission_codename
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import DecimalField, Q
 from django.forms.models import construct_instance
 from django.utils.text import smart_split, unescape_string_literal
 from unfold.admin import ModelAdmin, TabularInline
@@ -67,6 +68,31 @@ def money_column(field: str, description: str) -> Callable:
 
     column.__name__ = f"{field}_yuan"
     return column
+
+
+class YuanColumnsMixin:
+    """For ModelAdmins: list columns of money fields (DecimalField with 2 places) read "¥1,234.50"."""
+
+    def get_list_display(self, request):
+        return [self._yuan_column(name) for name in super().get_list_display(request)]
+
+    def _yuan_column(self, name):
+        if not isinstance(name, str) or name in (self.list_editable or ()):
+            return name
+        try:
+            field = self.model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return name
+        if not (isinstance(field, DecimalField) and field.decimal_places == 2):
+            return name
+
+        def column(obj):
+            return yuan(getattr(obj, name))
+
+        column.__name__ = name
+        column.short_description = field.verbose_name
+        column.admin_order_field = name
+        return column
 
 
 class ServiceActionsMixin:

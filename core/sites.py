@@ -8,12 +8,8 @@ name), so a model registered on a site appears in its menu without anyone keepin
 """
 from django.contrib.admin.apps import AdminConfig
 from django.contrib.auth import REDIRECT_FIELD_NAME
-from django.core.exceptions import FieldDoesNotExist
-from django.db.models import DecimalField
 from django.utils.translation import gettext_lazy as _
 from unfold.sites import UnfoldAdminSite
-
-from core.money import yuan
 
 DEFAULT_ICON = "table_rows"
 
@@ -74,27 +70,3 @@ class OperatorAdminConfig(AdminConfig):
 
     default_site = "core.sites.OperatorSite"
 
-
-class YuanColumnsMixin:
-    """For ModelAdmins: list columns of money fields (DecimalField with 2 places) read "¥1,234.50"."""
-
-    def get_list_display(self, request):
-        return [self._yuan_column(name) for name in super().get_list_display(request)]
-
-    def _yuan_column(self, name):
-        if not isinstance(name, str) or name in (self.list_editable or ()):
-            return name
-        try:
-            field = self.model._meta.get_field(name)
-        except FieldDoesNotExist:
-            return name
-        if not (isinstance(field, DecimalField) and field.decimal_places == 2):
-            return name
-
-        def column(obj):
-            return yuan(getattr(obj, name))
-
-        column.__name__ = name
-        column.short_description = field.verbose_name
-        column.admin_order_field = name
-        return column

@@ -11,21 +11,20 @@ It also holds the small machinery both consoles share (the merchant console in `
 Stock numbers are shown, never edited: they change only through the inventory sync API and `supply.services`.
 Shipping ("order lines to ship") is registered on this site by `mall/consoles.py`: supply may not import mall.
 """
-from collections.abc import Callable, Iterable
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Count, QuerySet
-from django.forms.models import BaseInlineFormSet, construct_instance
+from django.forms.models import BaseInlineFormSet
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.widgets import BASE_INPUT_CLASSES
 
-from core.errors import DomainError
+from core.admin import ServiceActionsMixin, ServiceSaveMixin, YuanColumnsMixin
 from core.forms import PairsField, URLListField
-from core.sites import ThemedAdminSite, YuanColumnsMixin
+from core.sites import ThemedAdminSite
 from supply import services
 from supply.models import SKU, PricingRule, Product, ShippingRate, ShippingTemplate, Stock, Supplier
 
@@ -179,82 +178,15 @@ class ScopedAdminMixin:
             raise PermissionDenied
 
 
-class ConsoleModelAdmin(ScopedAdminMixin, YuanColumnsMixin, ModelAdmin):
-    """A scoped model admin. Set `save_through_service` (request, form, change) -> saved object to make the form
-    save through a service: it runs at the end of validation (inside the change view's transaction), a domain error
-    becomes a form error on the field `service_error_fields` names for its code (else on the whole form). The
-    service saves the row's many-to-many fields too.
-
-    `service_validates_row`: the service checks the whole row, so the model's own validation is skipped. Its check
-    constraints would refuse first with nothing but the constraint's name; the service says what is wrong in the
-    user's words, and the constraints stay in the database as the backstop."""
-
-    save_through_service: Callable | None = None
-    service_error_fields: dict[str, str] = {}
-    service_validates_row = False
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form_class = super().get_form(request, obj, change=change, **kwargs)
-        if self.save_through_service is None:
-            return form_class
-        model_admin = self
-
-        class ServiceForm(form_class):
-            def _post_clean(self):
-                if model_admin.service_validates_row:
-                    try:
-                        self.instance = construct_instance(self, self.instance, self._meta.fields,
-                                                           self._meta.exclude)
-                    except ValidationError as error:
-                        self._update_errors(error)
-                else:
-                    super()._post_clean()
-                if self._errors:
-                    return
-                try:
-                    with transaction.atomic():
-                        saved = model_admin.save_through_service(request, self, change)
-                except DomainError as error:
-                    field = model_admin.service_error_field(error)
-                    self.add_error(field if field in self.fields else None,
-                                   ValidationError(error.message, code=error.code))
-                    return
-                self.instance = saved
-
-        return ServiceForm
-
-    def service_error_field(self, error: DomainError) -> str | None:
-        """The form field a service's refusal belongs on (None: the whole form)."""
-        return self.service_error_fields.get(error.code)
+class ConsoleModelAdmin(ScopedAdminMixin, ServiceSaveMixin, ServiceActionsMixin, YuanColumnsMixin, ModelAdmin):
+    """A scoped model admin. Saves may go through a service (`save_through_service`, core.admin.ServiceSaveMixin)
+    and actions call services row by row (`run_service_on_each`); a row saved directly is claimed for the member's
+    organisation first."""
 
     def save_model(self, request, obj, form, change):
-        if self.save_through_service is not None:
-            return  # the service saved it while the form validated
-        self.claim_ownership(request, obj)
-        super().save_model(request, obj, form, change)
-
-    def save_related(self, request, form, formsets, change):
         if self.save_through_service is None:
-            return super().save_related(request, form, formsets, change)
-        for formset in formsets:  # the row's own many-to-many fields were the service's to save
-            self.save_formset(request, form, formset, change=change)
-        return None
-
-    def run_service_on_each(self, request, queryset: Iterable, call: Callable, done: str,
-                            label: Callable = str) -> int:
-        """An admin action's body: call the service for every selected row; a refusal is an error message for
-        that row (named by `label`), never a 500, and the other rows still go through."""
-        count = 0
-        for obj in queryset:
-            try:
-                call(obj)
-            except DomainError as error:
-                self.message_user(request, f"{label(obj)}: {error.message}", messages.ERROR)
-            else:
-                count += 1
-        if count:
-            self.message_user(request, f"{done}: {count}", messages.SUCCESS)
-        return count
+            self.claim_ownership(request, obj)
+        super().save_model(request, obj, form, change)
 
 
 class ConsoleInline(ScopedAdminMixin, TabularInline):
