@@ -10,6 +10,7 @@ from functools import partial
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from rest_framework.authtoken.models import Token
 
 from accounts.models import LoginCode, Role, User
@@ -29,7 +30,7 @@ def phone_normalize(raw: str) -> str:
             phone = phone[len(prefix):]
     if not PHONE_PATTERN.match(phone):
         raise ValidationFailed(
-            "请输入有效的 11 位手机号 (enter a valid 11-digit mainland mobile number)",
+            _("enter a valid 11-digit mainland mobile number"),
             code="invalid_phone", detail={"phone": raw},
         )
     return phone
@@ -63,10 +64,10 @@ def login_code_send(*, phone: str, client_ip: str | None = None) -> LoginCodeSen
         latest = recent.order_by("-created_at").first()
         if latest is not None and latest.created_at > now - resend_interval:
             wait = int((latest.created_at + resend_interval - now).total_seconds()) + 1
-            raise TooManyRequests(f"验证码已发送，请 {wait} 秒后再试 (code already sent; retry in {wait}s)",
+            raise TooManyRequests(_("code already sent; retry in %(seconds)ss") % {"seconds": wait},
                                   code="code_resend_too_soon", detail={"retry_after_seconds": wait}, retry_after=wait)
         if recent.count() >= settings.LOGIN_CODE_DAILY_LIMIT:
-            raise TooManyRequests("今日验证码发送次数已达上限 (daily limit of login codes reached)",
+            raise TooManyRequests(_("daily limit of login codes reached"),
                                   code="code_daily_limit", retry_after=24 * 3600)
         # A new code supersedes every older one.
         LoginCode.objects.filter(phone=phone, consumed_at__isnull=True).update(consumed_at=now)
@@ -124,22 +125,22 @@ def login_with_code(*, phone: str, code: str) -> LoginResult:
                 user.save(update_fields=["password"])
                 record_event(kind="user_registered", actor=user, target=user)
             if not user.is_active:
-                raise PermissionDenied("账号已停用 (this account is disabled)", code="account_disabled")
+                raise PermissionDenied(_("this account is disabled"), code="account_disabled")
             User.objects.filter(pk=user.pk).update(last_login=now)
-            token, _ = Token.objects.get_or_create(user=user)
+            token, _created = Token.objects.get_or_create(user=user)
             record_event(kind="user_logged_in", actor=user, target=user, payload={"method": "sms_code"})
     if outcome == "ok":
         return LoginResult(user=user, token=token.key, created=created)
     if outcome == "no_code":
-        raise ValidationFailed("请先获取验证码 (request a login code first)", code="code_not_requested")
+        raise ValidationFailed(_("request a login code first"), code="code_not_requested")
     if outcome == "expired":
-        raise ValidationFailed("验证码已过期，请重新获取 (the code has expired; request a new one)",
+        raise ValidationFailed(_("the code has expired; request a new one"),
                                code="code_expired")
     if outcome == "attempts_exceeded":
-        raise TooManyRequests("验证码错误次数过多，请重新获取 (too many wrong codes; request a new one)",
+        raise TooManyRequests(_("too many wrong codes; request a new one"),
                               code="code_attempts_exceeded")
     remaining = settings.LOGIN_CODE_MAX_ATTEMPTS - login_code.attempts
-    raise ValidationFailed(f"验证码错误，还可尝试 {remaining} 次 (wrong code; {remaining} attempts left)",
+    raise ValidationFailed(_("wrong code; %(left)s attempts left") % {"left": remaining},
                            code="code_invalid", detail={"attempts_left": remaining})
 
 

@@ -1,15 +1,20 @@
 """Domain errors. Each has a stable `code` (API clients switch on it) and an HTTP status.
 
 Services raise these; `core.api.exception_handler` renders them as {"code", "message", "detail"}.
-Messages are for people: Chinese first, because our users are Chinese merchants and shoppers.
+Messages are for people, in the caller's language: written in English as Django translation ids
+(`gettext_lazy`) and read in Chinese by default (LANGUAGE_CODE zh-hans; each app's locale/zh_Hans catalogue),
+in English for an `Accept-Language: en` caller. They are turned into text when the error is rendered, in the
+language of the request that raised it.
 """
 from typing import Any
+
+from django.utils.translation import gettext_lazy as _
 
 
 class DomainError(Exception):
     status = 400
     code = "bad_request"
-    message = "请求有误 (bad request)"
+    message = _("bad request")
 
     def __init__(self, message: str | None = None, *, code: str | None = None, detail: Any = None):
         self.message = message or self.message
@@ -22,31 +27,31 @@ class DomainError(Exception):
 class ValidationFailed(DomainError):
     status = 400
     code = "invalid"
-    message = "输入有误 (invalid input)"
+    message = _("invalid input")
 
 
 class NotAuthenticated(DomainError):
     status = 401
     code = "not_authenticated"
-    message = "请先登录 (login required)"
+    message = _("login required")
 
 
 class PermissionDenied(DomainError):
     status = 403
     code = "permission_denied"
-    message = "没有权限 (permission denied)"
+    message = _("permission denied")
 
 
 class NotFound(DomainError):
     status = 404
     code = "not_found"
-    message = "对象不存在 (not found)"
+    message = _("not found")
 
 
 class Conflict(DomainError):
     status = 409
     code = "conflict"
-    message = "状态冲突 (conflict)"
+    message = _("conflict")
 
 
 class BusinessRuleViolation(DomainError):
@@ -54,13 +59,13 @@ class BusinessRuleViolation(DomainError):
 
     status = 422
     code = "rule_violated"
-    message = "不符合业务规则 (business rule violated)"
+    message = _("business rule violated")
 
 
 class TooManyRequests(DomainError):
     status = 429
     code = "throttled"
-    message = "请求过于频繁，请稍后再试 (too many requests)"
+    message = _("too many requests")
 
     def __init__(self, message: str | None = None, *, code: str | None = None, detail: Any = None,
                  retry_after: int | None = None):
@@ -71,4 +76,4 @@ class TooManyRequests(DomainError):
 class ServiceUnavailable(DomainError):
     status = 503
     code = "service_unavailable"
-    message = "服务暂不可用 (service unavailable)"
+    message = _("service unavailable")

@@ -8,6 +8,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.utils.translation import gettext_lazy as _
 from unfold.contrib.forms.widgets import ArrayWidget
 
 
@@ -32,7 +33,7 @@ class TextListField(forms.Field):
     def validate(self, value):
         super().validate(value)
         if len(value) > self.max_items:
-            raise ValidationError(f"最多 {self.max_items} 项 (at most {self.max_items} items)", code="too_many")
+            raise ValidationError(_("at most %(count)s items") % {"count": self.max_items}, code="too_many")
         for item in value:
             for validator in self.item_validators:
                 try:
@@ -47,7 +48,7 @@ class TextListField(forms.Field):
 class URLListField(TextListField):
     def __init__(self, **kwargs):
         super().__init__(item_validators=[URLValidator(schemes=["http", "https"],
-                                                       message="不是有效的网址 (not a valid http(s) URL)")], **kwargs)
+                                                       message=_("not a valid http(s) URL"))], **kwargs)
 
 
 class PairsField(forms.Field):
@@ -56,7 +57,7 @@ class PairsField(forms.Field):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("required", False)
-        kwargs.setdefault("help_text", "每行一项，写作 名称: 值 (one per row, as name: value)")
+        kwargs.setdefault("help_text", _("one per row, as name: value"))
         super().__init__(**kwargs)
 
     def prepare_value(self, value):
@@ -76,10 +77,10 @@ class PairsField(forms.Field):
                 continue
             position = min((row.find(separator) for separator in self.SEPARATORS if separator in row), default=-1)
             if position <= 0:
-                raise ValidationError(f"“{row}”: 请写作 名称: 值 (write it as name: value)", code="not_a_pair")
+                raise ValidationError(_("“%(row)s”: write it as name: value") % {"row": row}, code="not_a_pair")
             name, text = row[:position].strip(), row[position + 1:].strip()
             if name in pairs:
-                raise ValidationError(f"“{name}” 重复 (named twice)", code="duplicate_name")
+                raise ValidationError(_("“%(name)s” is named twice") % {"name": name}, code="duplicate_name")
             pairs[name] = text
         return pairs
 

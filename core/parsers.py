@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from django.http import QueryDict
+from django.utils.translation import gettext_lazy as _
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 
 from core.errors import DomainError
@@ -29,13 +30,13 @@ _INVALID_CHARACTERS = re.compile(r"[\x00\ud800-\udfff]")
 class TooDeeplyNested(DomainError):
     status = 400
     code = "too_deeply_nested"
-    message = f"请求数据嵌套过深，最多 {MAX_DEPTH} 层 (request data nested deeper than {MAX_DEPTH} levels)"
+    message = _("request data nested deeper than %(depth)s levels") % {"depth": MAX_DEPTH}
 
 
 class InvalidCharacters(DomainError):
     status = 400
     code = "invalid_characters"
-    message = "请求含有不允许的字符：空字符或孤立的代理项 (request contains a NUL character or a lone surrogate)"
+    message = _("request contains a NUL character or a lone surrogate")
 
 
 def text_is_valid(text: str) -> bool:

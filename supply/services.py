@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import BusinessRuleViolation, Conflict, NotAuthenticated, NotFound, ValidationFailed
 from core.money import ZERO, to_money
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 class OutOfStock(BusinessRuleViolation):
     code = "out_of_stock"
-    message = "库存不足 (not enough stock)"
+    message = _("not enough stock")
 
 
 # --- stock moves -------------------------------------------------------------------------------------------------
@@ -94,21 +95,21 @@ def stock_release_many(*, items: Iterable[tuple[int, int]], reference: str) -> N
     """reserved -> available (an unpaid order is cancelled)."""
     short = _move_many(RELEASE, items, reference)
     if short:
-        raise _inconsistent("锁定库存不足，无法释放 (reserved stock is lower than the release)", short)
+        raise _inconsistent(_("reserved stock is lower than the release"), short)
 
 
 def stock_consume_many(*, items: Iterable[tuple[int, int]], reference: str) -> None:
     """reserved -> sold (the order is paid)."""
     short = _move_many(CONSUME, items, reference)
     if short:
-        raise _inconsistent("锁定库存不足 (reserved stock is lower than the sale)", short)
+        raise _inconsistent(_("reserved stock is lower than the sale"), short)
 
 
 def stock_restock_many(*, items: Iterable[tuple[int, int]], reference: str) -> None:
     """sold -> available (goods came back, or never left the warehouse before a refund)."""
     short = _move_many(RESTOCK, items, reference)
     if short:
-        raise _inconsistent("已售数量不足，无法退回库存 (sold count is lower than the return)", short)
+        raise _inconsistent(_("sold count is lower than the return"), short)
 
 
 def stock_reserve(*, sku_id: int, quantity: int, reference: str) -> None:
@@ -153,7 +154,7 @@ def inventory_sync(*, supplier: Supplier, batch_id: str, rows: Iterable[SyncRow]
     rows = list(rows)
     if len(rows) > INVENTORY_SYNC_MAX_ROWS:
         limit = INVENTORY_SYNC_MAX_ROWS
-        raise ValidationFailed(f"每批最多 {limit} 行 (at most {limit} rows a batch)", code="batch_too_large",
+        raise ValidationFailed(_("at most %(limit)s rows a batch") % {"limit": limit}, code="batch_too_large",
                                detail={"rows": len(rows)})
     with transaction.atomic():
         Supplier.objects.select_for_update().filter(pk=supplier.pk).first()
@@ -216,7 +217,7 @@ def supplier_by_token(*, token: str) -> Supplier:
     supplier = (Supplier.objects.filter(api_token_hash=hash_api_token(token), status=Supplier.Status.ACTIVE).first()
                 if token else None)
     if supplier is None:
-        raise NotAuthenticated("供应商令牌无效 (unknown or suspended supplier token)", code="supplier_token_invalid")
+        raise NotAuthenticated(_("unknown or suspended supplier token"), code="supplier_token_invalid")
     return supplier
 
 
@@ -232,19 +233,19 @@ def sku_create(*, product: Product, code: str, cost_price, floor_price, suggeste
     sync API, reports a count) in the same transaction: a SKU without a stock row could be listed but never sold."""
     code = (code or "").strip()
     if not code:
-        raise ValidationFailed("请填写规格编码 (a SKU needs a code)", code="sku_code_required")
+        raise ValidationFailed(_("a SKU needs a code"), code="sku_code_required")
     try:
         cost_price, floor_price, suggested_price = (to_money(value)
                                                     for value in (cost_price, floor_price, suggested_price))
     except (TypeError, ValueError) as error:
-        raise ValidationFailed("价格无效 (not an amount of money)", code="sku_prices_invalid") from error
+        raise ValidationFailed(_("not an amount of money"), code="sku_prices_invalid") from error
     if not ZERO <= cost_price <= floor_price <= suggested_price:
         raise ValidationFailed("须满足 0 ≤ 供货价 ≤ 最低售价 ≤ 建议零售价 (0 <= cost <= floor <= suggested price)",
                                code="sku_prices_invalid", detail={"cost_price": str(cost_price),
                                                                   "floor_price": str(floor_price),
                                                                   "suggested_price": str(suggested_price)})
     if not isinstance(weight_grams, int) or isinstance(weight_grams, bool) or weight_grams < 0:
-        raise ValidationFailed("重量须为非负整数克 (weight is whole grams, not negative)", code="sku_weight_invalid")
+        raise ValidationFailed(_("weight is whole grams, not negative"), code="sku_weight_invalid")
     try:
         with transaction.atomic():
             sku = SKU.objects.create(product=product, code=code[:64], spec_values=spec_values or {},
@@ -253,7 +254,7 @@ def sku_create(*, product: Product, code: str, cost_price, floor_price, suggeste
             Stock.objects.create(sku=sku, available=0)
     except IntegrityError as error:
         if SKU.objects.filter(code=code[:64]).exists():
-            raise Conflict("规格编码已存在 (this SKU code is taken)", code="sku_code_taken") from error
+            raise Conflict(_("this SKU code is taken"), code="sku_code_taken") from error
         raise
     return sku
 
@@ -277,9 +278,9 @@ def supplier_onboard(*, name: str, actor, contact_name: str = "", contact_phone:
     first API token, in one transaction."""
     name = (name or "").strip()
     if not name:
-        raise ValidationFailed("请填写公司名称 (a supplier needs a company name)", code="supplier_name_required")
+        raise ValidationFailed(_("a supplier needs a company name"), code="supplier_name_required")
     if len(name) > Supplier._meta.get_field("name").max_length:
-        raise ValidationFailed("公司名称过长 (the company name is too long)", code="supplier_name_too_long")
+        raise ValidationFailed(_("the company name is too long"), code="supplier_name_too_long")
     token = new_api_token()
     try:
         with transaction.atomic():
@@ -289,7 +290,7 @@ def supplier_onboard(*, name: str, actor, contact_name: str = "", contact_phone:
             supplier.staff.set(staff)
     except IntegrityError as error:
         if Supplier.objects.filter(name=name).exists():
-            raise Conflict("该供应商已存在 (a supplier of this name exists)", code="supplier_name_taken") from error
+            raise Conflict(_("a supplier of this name exists"), code="supplier_name_taken") from error
         raise
     logger.info("supplier %s onboarded by user %s", supplier.pk, getattr(actor, "pk", None))
     return SupplierTokenIssued(supplier=supplier, token=token)
@@ -303,7 +304,7 @@ def supplier_token_rotate(*, supplier_id: int, actor) -> SupplierTokenIssued:
     with transaction.atomic():
         if not Supplier.objects.filter(pk=supplier_id).update(api_token_hash=hash_api_token(token),
                                                               updated_at=timezone.now()):
-            raise NotFound("供应商不存在 (no such supplier)", code="supplier_not_found")
+            raise NotFound(_("no such supplier"), code="supplier_not_found")
         supplier = Supplier.objects.get(pk=supplier_id)
     logger.info("supplier %s API token rotated by user %s", supplier.pk, getattr(actor, "pk", None))
     return SupplierTokenIssued(supplier=supplier, token=token)
@@ -313,13 +314,13 @@ def supplier_status_set(*, supplier_id: int, status: str, actor) -> Supplier:
     """Suspend a supplier (its API token is refused, its products are no longer shown or sold in stores) or take
     it back into business. Setting the status it already has is refused, so an operator learns nothing changed."""
     if status not in Supplier.Status.values:
-        raise ValidationFailed("供应商状态无效 (unknown supplier status)", code="supplier_status_invalid")
+        raise ValidationFailed(_("unknown supplier status"), code="supplier_status_invalid")
     with transaction.atomic():
         supplier = Supplier.objects.select_for_update(of=("self",)).filter(pk=supplier_id).first()
         if supplier is None:
-            raise NotFound("供应商不存在 (no such supplier)", code="supplier_not_found")
+            raise NotFound(_("no such supplier"), code="supplier_not_found")
         if supplier.status == status:
-            raise Conflict(f"供应商已是{supplier.get_status_display()} (the supplier is {status} already)",
+            raise Conflict(_("the supplier is %(status)s already") % {"status": supplier.get_status_display()},
                            code="supplier_status_unchanged", detail={"status": status})
         supplier.status = status
         supplier.save(update_fields=["status", "updated_at"])

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import BusinessRuleViolation, Conflict, NotFound, ValidationFailed
 from core.events import record_event
@@ -40,12 +41,12 @@ WINDOW_FROM_DELIVERY = (S.DELIVERED, S.COMPLETED)
 
 class AfterSaleNotFound(NotFound):
     code = "after_sale_not_found"
-    message = "售后申请不存在 (no such after-sale request)"
+    message = _("no such after-sale request")
 
 
 class AfterSaleStateInvalid(Conflict):
     code = "after_sale_state_invalid"
-    message = "售后申请当前状态不允许此操作 (the request's state does not allow this)"
+    message = _("the request's state does not allow this")
 
 
 # --- reads ------------------------------------------------------------------------------------------------------
@@ -65,22 +66,22 @@ def after_sale_for_buyer(*, buyer, after_sale_id: int) -> AfterSale:
 def after_sale_request(*, buyer, order_id: int, line_id: int, kind: str, quantity: int, reason: str) -> AfterSale:
     """Ask for a refund (or a return and refund) of some units of one line of a paid order."""
     if kind not in AfterSale.Kind.values:
-        raise ValidationFailed("售后类型无效 (unknown after-sale kind)", code="after_sale_kind_invalid",
+        raise ValidationFailed(_("unknown after-sale kind"), code="after_sale_kind_invalid",
                                detail={"kinds": list(AfterSale.Kind.values)})
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
-        raise ValidationFailed("数量须为正整数 (quantity must be a positive integer)",
+        raise ValidationFailed(_("quantity must be a positive integer"),
                                code="after_sale_quantity_invalid")
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationFailed("请填写售后原因 (give a reason)", code="after_sale_reason_required")
+        raise ValidationFailed(_("give a reason"), code="after_sale_reason_required")
     try:
         with transaction.atomic():
             order = locks.order_for_update(order_id=order_id, buyer=buyer)
             if order is None:
-                raise NotFound("订单不存在 (no such order)", code="order_not_found")
+                raise NotFound(_("no such order"), code="order_not_found")
             line = OrderLine.objects.select_related("shipment").filter(pk=line_id, order=order).first()
             if line is None:
-                raise NotFound("订单明细不存在 (no such line in this order)", code="order_line_not_found")
+                raise NotFound(_("no such line in this order"), code="order_line_not_found")
             line.order = order
             _check_requestable(order=order, line=line, kind=kind, quantity=quantity)
             amount, _goods, _shipping = refund_quote(order=order, parts=[(line, quantity)])
@@ -99,21 +100,21 @@ def after_sale_request(*, buyer, order_id: int, line_id: int, kind: str, quantit
 
 
 def _already_open() -> BusinessRuleViolation:
-    return BusinessRuleViolation("该商品已有处理中的售后申请 (this item already has an open request)",
+    return BusinessRuleViolation(_("this item already has an open request"),
                                  code="after_sale_already_open")
 
 
 def _check_requestable(*, order: Order, line: OrderLine, kind: str, quantity: int) -> None:
     if order.payment_status not in REFUNDABLE_PAYMENTS or order.status not in REFUNDABLE_STATUSES:
-        raise BusinessRuleViolation("该订单当前不能申请售后 (this order cannot be refunded now)",
+        raise BusinessRuleViolation(_("this order cannot be refunded now"),
                                     code="after_sale_not_allowed",
                                     detail={"status": order.status, "payment_status": order.payment_status})
     if kind == AfterSale.Kind.RETURN_REFUND and line.shipment.status != Shipment.Status.DELIVERED:
-        raise BusinessRuleViolation("商品签收后才能退货 (a return needs the item delivered)",
+        raise BusinessRuleViolation(_("a return needs the item delivered"),
                                     code="after_sale_not_delivered", detail={"shipment_status": line.shipment.status})
     if (order.status in WINDOW_FROM_DELIVERY and order.delivered_at is not None
             and timezone.now() > order.delivered_at + settings.AFTER_SALE_WINDOW):
-        raise BusinessRuleViolation("已超过售后期限 (the after-sale window has closed)",
+        raise BusinessRuleViolation(_("the after-sale window has closed"),
                                     code="after_sale_window_closed",
                                     detail={"delivered_at": order.delivered_at.isoformat(),
                                             "window_days": settings.AFTER_SALE_WINDOW.days})
@@ -123,7 +124,7 @@ def _check_requestable(*, order: Order, line: OrderLine, kind: str, quantity: in
     # ask for is what has not been refunded.
     left = line.quantity - line.refunded_quantity
     if quantity > left:
-        raise BusinessRuleViolation(f"最多可申请 {left} 件 (at most {left} units can be refunded)",
+        raise BusinessRuleViolation(_("at most %(left)s units can be refunded") % {"left": left},
                                     code="after_sale_quantity_exceeded", detail={"available": left})
 
 
@@ -160,7 +161,7 @@ def after_sale_return_ship(*, buyer, after_sale_id: int, carrier: str, tracking_
     """The shopper has sent the goods back."""
     carrier, tracking_number = (carrier or "").strip(), (tracking_number or "").strip()
     if not carrier or not tracking_number:
-        raise ValidationFailed("请填写快递公司和运单号 (carrier and tracking number are required)",
+        raise ValidationFailed(_("carrier and tracking number are required"),
                                code="return_tracking_required")
     with transaction.atomic():
         _order, after_sale = _lock(after_sale_id=after_sale_id, buyer=buyer)
@@ -201,7 +202,7 @@ def after_sale_refuse(*, after_sale_id: int, store: Store, actor, note: str) -> 
     """The store refuses (on review, or after inspecting returned goods), with a note the shopper sees."""
     note = (note or "").strip()
     if not note:
-        raise ValidationFailed("请填写拒绝原因 (say why)", code="after_sale_note_required")
+        raise ValidationFailed(_("say why"), code="after_sale_note_required")
     with transaction.atomic():
         order, after_sale = _lock(after_sale_id=after_sale_id, store=store)
         _require(after_sale, AS.REQUESTED, AS.RETURN_SHIPPED)

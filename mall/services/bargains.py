@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import BusinessRuleViolation, Conflict, NotFound, ValidationFailed
 from core.events import record_event
@@ -36,7 +37,7 @@ _system_random = random.SystemRandom()
 
 class BargainClosed(BusinessRuleViolation):
     code = "bargain_closed"
-    message = "砍价已结束 (this bargain is over)"
+    message = _("this bargain is over")
 
 
 # --- pure arithmetic --------------------------------------------------------------------------------------------
@@ -70,25 +71,25 @@ def bargain_campaign_create(*, listing: Listing, floor_price: Decimal, helpers_n
         floor_price = to_money(floor_price)
         min_cut_ratio, max_cut_ratio = Decimal(min_cut_ratio), Decimal(max_cut_ratio)
     except (TypeError, ValueError, ArithmeticError) as error:
-        raise ValidationFailed("金额或比例无效 (invalid amount or ratio)", code="bargain_invalid") from error
+        raise ValidationFailed(_("invalid amount or ratio"), code="bargain_invalid") from error
     if helpers_needed < 1:
-        raise ValidationFailed("至少需要一位助力好友 (at least one helper)", code="bargain_helpers_invalid")
+        raise ValidationFailed(_("at least one helper"), code="bargain_helpers_invalid")
     if window_hours < 1:
-        raise ValidationFailed("砍价时限至少 1 小时 (the window is at least one hour)", code="bargain_window_invalid")
+        raise ValidationFailed(_("the window is at least one hour"), code="bargain_window_invalid")
     if ends_at <= starts_at:
-        raise ValidationFailed("结束时间须晚于开始时间 (ends_at must be after starts_at)", code="bargain_dates_invalid")
+        raise ValidationFailed(_("ends_at must be after starts_at"), code="bargain_dates_invalid")
     if not (0 < min_cut_ratio <= max_cut_ratio < 10) or min_cut_ratio % RATIO_STEP or max_cut_ratio % RATIO_STEP:
         raise ValidationFailed("砍价比例须满足 0 < 最小 ≤ 最大 < 10，最多三位小数 (0 < min ≤ max < 10, 3 decimals)",
                                code="bargain_ratio_invalid")
     if floor_price < listing.sku.floor_price:
-        raise BusinessRuleViolation("底价不能低于供应商最低售价 (the floor is below the supplier's lowest price)",
+        raise BusinessRuleViolation(_("the floor is below the supplier's lowest price"),
                                     code="bargain_floor_below_sku_floor",
                                     detail={"sku_floor_price": str(listing.sku.floor_price)})
     if floor_price >= listing.price:
-        raise BusinessRuleViolation("底价须低于售价 (the floor must be below the listing price)",
+        raise BusinessRuleViolation(_("the floor must be below the listing price"),
                                     code="bargain_floor_not_below_price", detail={"price": str(listing.price)})
     if listing.price - floor_price < CENT * helpers_needed:
-        raise BusinessRuleViolation("可砍金额不足以让每位好友至少砍一分钱 (each helper must be able to cut a cent)",
+        raise BusinessRuleViolation(_("each helper must be able to cut a cent"),
                                     code="bargain_spread_too_small",
                                     detail={"spread": str(listing.price - floor_price), "helpers": helpers_needed})
     with transaction.atomic():
@@ -114,7 +115,7 @@ def bargain_session_get(*, session_id: int) -> BargainSession:
     session = (BargainSession.objects.select_related("campaign__listing__sku__product", "owner")
                .filter(pk=session_id).first())
     if session is None:
-        raise NotFound("砍价不存在 (no such bargain)", code="bargain_not_found")
+        raise NotFound(_("no such bargain"), code="bargain_not_found")
     return session
 
 
@@ -132,14 +133,14 @@ def bargain_open(*, owner, campaign_id: int) -> BargainSession:
         _expire(live.pk)  # past its window but not yet swept: it must not block a new session
     campaign = BargainCampaign.objects.select_related("listing__sku").filter(pk=campaign_id).first()
     if campaign is None:
-        raise NotFound("砍价活动不存在 (no such bargain campaign)", code="bargain_campaign_not_found")
+        raise NotFound(_("no such bargain campaign"), code="bargain_campaign_not_found")
     listing = campaign.listing
     if not campaign.is_active or not (campaign.starts_at <= now < campaign.ends_at):
-        raise BusinessRuleViolation("砍价活动未开始或已结束 (the campaign is not running)",
+        raise BusinessRuleViolation(_("the campaign is not running"),
                                     code="bargain_campaign_closed")
     if listing.status != Listing.Status.ACTIVE or listing.price - campaign.floor_price < CENT * campaign.helpers_needed:
         # The listing was taken down or its price lowered since the campaign was set up.
-        raise BusinessRuleViolation("该商品暂不可砍价 (this item cannot be bargained now)",
+        raise BusinessRuleViolation(_("this item cannot be bargained now"),
                                     code="bargain_unavailable", detail={"listing_id": listing.pk})
     # A session never outlives its campaign.
     expires_at = min(now + timedelta(hours=campaign.window_hours), campaign.ends_at)
@@ -166,14 +167,14 @@ def bargain_help(*, session_id: int, helper, rng: random.Random | None = None) -
         with transaction.atomic():
             session = locks.bargain_session_for_update(pk=session_id)
             if session is None:
-                raise NotFound("砍价不存在 (no such bargain)", code="bargain_not_found")
+                raise NotFound(_("no such bargain"), code="bargain_not_found")
             if session.owner_id == helper.pk:
-                raise BusinessRuleViolation("不能给自己砍价 (you cannot help your own bargain)",
+                raise BusinessRuleViolation(_("you cannot help your own bargain"),
                                             code="bargain_self_help")
             if session.status != St.ACTIVE or session.expires_at <= timezone.now():
                 raise BargainClosed(detail={"status": session.status})
             if BargainHelp.objects.filter(session=session, helper=helper).exists():
-                raise BusinessRuleViolation("你已经帮砍过了 (you have already helped)", code="bargain_already_helped")
+                raise BusinessRuleViolation(_("you have already helped"), code="bargain_already_helped")
             campaign = BargainCampaign.objects.only("min_cut_ratio", "max_cut_ratio").get(pk=session.campaign_id)
             cut = bargain_cut(remaining=session.current_price - session.floor_price,
                               helpers_left=session.helpers_needed - session.helper_count,
@@ -187,7 +188,7 @@ def bargain_help(*, session_id: int, helper, rng: random.Random | None = None) -
             ).update(current_price=price_after, helper_count=F("helper_count") + 1,
                      status=St.FLOOR_REACHED if last else St.ACTIVE, updated_at=timezone.now())
             if not changed:  # cannot happen under the row lock; refuse rather than cut twice
-                raise Conflict("砍价状态已变化，请重试 (the bargain changed meanwhile)", code="bargain_state_changed")
+                raise Conflict(_("the bargain changed meanwhile"), code="bargain_state_changed")
             bargain_help_row = BargainHelp.objects.create(session=session, helper=helper, cut_amount=cut,
                                                           price_after=price_after)
             record_event(kind="bargain_helped", actor=helper, target=session,
@@ -195,7 +196,7 @@ def bargain_help(*, session_id: int, helper, rng: random.Random | None = None) -
                                   "floor_reached": last})
     except IntegrityError as error:
         if "bargain_help_once" in str(error):
-            raise BusinessRuleViolation("你已经帮砍过了 (you have already helped)",
+            raise BusinessRuleViolation(_("you have already helped"),
                                         code="bargain_already_helped") from error
         raise
     return bargain_help_row
@@ -206,20 +207,20 @@ def bargain_buy(*, owner, session_id: int, address_id: int, idempotency_key: str
     with transaction.atomic():
         session = locks.bargain_session_for_update(pk=session_id, owner=owner)
         if session is None:
-            raise NotFound("砍价不存在 (no such bargain)", code="bargain_not_found")
+            raise NotFound(_("no such bargain"), code="bargain_not_found")
         keyed = Order.objects.filter(buyer=owner, idempotency_key=idempotency_key).first()
         if session.order_id is not None:
             if keyed is not None and keyed.pk == session.order_id:
                 return keyed
-            raise BusinessRuleViolation("该砍价已下单 (this bargain has already been ordered)",
+            raise BusinessRuleViolation(_("this bargain has already been ordered"),
                                         code="bargain_already_purchased", detail={"order_id": session.order_id})
         if keyed is not None:
-            raise Conflict("幂等键已用于其他订单 (this idempotency key belongs to another order)",
+            raise Conflict(_("this idempotency key belongs to another order"),
                            code="idempotency_key_reused")
         if session.status not in LIVE or session.expires_at <= timezone.now():
             raise BargainClosed(detail={"status": session.status})
         if session.status == St.ACTIVE and not session.campaign.allow_buy_at_current_price:
-            raise BusinessRuleViolation("还没砍到底价 (the floor price has not been reached yet)",
+            raise BusinessRuleViolation(_("the floor price has not been reached yet"),
                                         code="bargain_floor_not_reached",
                                         detail={"helpers_needed": session.helpers_needed,
                                                 "helper_count": session.helper_count})
@@ -231,7 +232,7 @@ def bargain_buy(*, owner, session_id: int, address_id: int, idempotency_key: str
         changed = BargainSession.objects.filter(pk=session.pk, status=session.status, order__isnull=True).update(
             status=St.PURCHASED, order=order, updated_at=timezone.now())
         if not changed:
-            raise Conflict("砍价状态已变化，请重试 (the bargain changed meanwhile)", code="bargain_state_changed")
+            raise Conflict(_("the bargain changed meanwhile"), code="bargain_state_changed")
         record_event(kind="bargain_purchased", actor=owner, target=session,
                      payload={"order_id": order.pk, "price": session.current_price,
                               "floor_reached": session.status == St.FLOOR_REACHED})

@@ -3,6 +3,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import BusinessRuleViolation, Conflict, NotFound, ValidationFailed
 from core.events import record_event
@@ -18,8 +19,9 @@ MAX_CART_QUANTITY = 999
 def _check_price(sku: SKU, price: Decimal) -> Decimal:
     price = to_money(price)
     if price < sku.floor_price:
-        raise BusinessRuleViolation(f"售价不能低于供应商最低售价 {sku.floor_price} (price below the supplier's floor)",
-                                    code="price_below_floor", detail={"floor_price": str(sku.floor_price)})
+        raise BusinessRuleViolation(
+            _("the price is below the supplier's floor of %(floor)s") % {"floor": sku.floor_price},
+            code="price_below_floor", detail={"floor_price": str(sku.floor_price)})
     return price
 
 
@@ -30,7 +32,7 @@ def listing_create(*, store: Store, sku: SKU, price: Decimal) -> Listing:
         with transaction.atomic():
             return Listing.objects.create(store=store, sku=sku, price=price)
     except IntegrityError as error:
-        raise Conflict("该商品已在店铺中 (this SKU is already listed in the store)", code="already_listed") from error
+        raise Conflict(_("this SKU is already listed in the store"), code="already_listed") from error
 
 
 def listing_set_price(*, listing: Listing, price: Decimal) -> Listing:
@@ -43,11 +45,11 @@ def listing_update(*, listing_id: int, price: Decimal, status: str) -> Listing:
     """A merchant edits a listing: its price (never below the SKU's floor, checked by `catalogue.listing_set_price`)
     and whether it is on sale."""
     if status not in Listing.Status.values:
-        raise ValidationFailed("上架状态无效 (unknown listing status)", code="invalid_listing_status")
+        raise ValidationFailed(_("unknown listing status"), code="invalid_listing_status")
     with transaction.atomic():
         listing = Listing.objects.select_for_update(of=("self",)).select_related("sku").filter(pk=listing_id).first()
         if listing is None:
-            raise NotFound("商品不存在 (no such listing)", code="listing_not_found")
+            raise NotFound(_("no such listing"), code="listing_not_found")
         if price != listing.price:
             listing_set_price(listing=listing, price=price)
         if status != listing.status:
@@ -68,17 +70,18 @@ def listing_view(*, listing: Listing, user=None, visitor_id: str = "") -> None:
 def address_save(*, user, address_id: int | None = None, **fields) -> Address:
     region = Region.objects.filter(code=fields.pop("region_code", None)).first()
     if region is None:
-        raise ValidationFailed("省份代码无效 (unknown province code)", code="invalid_region")
+        raise ValidationFailed(_("unknown province code"), code="invalid_region")
     with transaction.atomic():
         if address_id is None:
             if Address.objects.filter(user=user).count() >= MAX_ADDRESSES:
-                raise BusinessRuleViolation(f"最多保存 {MAX_ADDRESSES} 个地址 (address book full)",
-                                            code="address_book_full")
+                raise BusinessRuleViolation(
+                    _("the address book is full (%(count)s addresses)") % {"count": MAX_ADDRESSES},
+                    code="address_book_full")
             address = Address(user=user)
         else:
             address = Address.objects.select_for_update().filter(pk=address_id, user=user).first()
             if address is None:
-                raise NotFound("收货地址不存在 (no such address)", code="address_not_found")
+                raise NotFound(_("no such address"), code="address_not_found")
         make_default = fields.pop("is_default", False) or not Address.objects.filter(user=user).exists()
         for name, value in fields.items():
             setattr(address, name, value)
@@ -91,15 +94,15 @@ def address_save(*, user, address_id: int | None = None, **fields) -> Address:
 
 
 def address_delete(*, user, address_id: int) -> None:
-    deleted, _ = Address.objects.filter(pk=address_id, user=user).delete()
+    deleted, _by_model = Address.objects.filter(pk=address_id, user=user).delete()
     if not deleted:
-        raise NotFound("收货地址不存在 (no such address)", code="address_not_found")
+        raise NotFound(_("no such address"), code="address_not_found")
 
 
 def cart_add(*, user, listing_id: int, quantity: int) -> CartItem:
     listing = Listing.objects.filter(pk=listing_id, status=Listing.Status.ACTIVE).first()
     if listing is None:
-        raise NotFound("商品不存在或已下架 (no such listing)", code="listing_not_found")
+        raise NotFound(_("no such listing, or it is off sale"), code="listing_not_found")
     with transaction.atomic():
         item, created = CartItem.objects.get_or_create(user=user, listing=listing,
                                                        defaults={"quantity": quantity})
@@ -107,9 +110,9 @@ def cart_add(*, user, listing_id: int, quantity: int) -> CartItem:
             CartItem.objects.filter(pk=item.pk).update(quantity=F("quantity") + quantity)
             item.refresh_from_db()
         elif CartItem.objects.filter(user=user).count() > MAX_CART_ITEMS:
-            raise BusinessRuleViolation("购物车已满 (the cart is full)", code="cart_full")
+            raise BusinessRuleViolation(_("the cart is full"), code="cart_full")
         if item.quantity > MAX_CART_QUANTITY:
-            raise ValidationFailed(f"单个商品最多 {MAX_CART_QUANTITY} 件 (at most {MAX_CART_QUANTITY})",
+            raise ValidationFailed(_("at most %(count)s of one item") % {"count": MAX_CART_QUANTITY},
                                    code="invalid_quantity")
         record_event(kind="cart_item_added", actor=user, target=listing, payload={"quantity": quantity})
     return item
@@ -118,13 +121,13 @@ def cart_add(*, user, listing_id: int, quantity: int) -> CartItem:
 def cart_set_quantity(*, user, item_id: int, quantity: int) -> CartItem:
     item = CartItem.objects.filter(pk=item_id, user=user).first()
     if item is None:
-        raise NotFound("购物车中没有该商品 (no such cart item)", code="cart_item_not_found")
+        raise NotFound(_("no such cart item"), code="cart_item_not_found")
     item.quantity = quantity
     item.save(update_fields=["quantity", "updated_at"])
     return item
 
 
 def cart_remove(*, user, item_id: int) -> None:
-    deleted, _ = CartItem.objects.filter(pk=item_id, user=user).delete()
+    deleted, _by_model = CartItem.objects.filter(pk=item_id, user=user).delete()
     if not deleted:
-        raise NotFound("购物车中没有该商品 (no such cart item)", code="cart_item_not_found")
+        raise NotFound(_("no such cart item"), code="cart_item_not_found")

@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import BusinessRuleViolation, NotFound, ValidationFailed
 from core.events import record_event
@@ -20,15 +21,15 @@ def coupon_claim(*, user, template_id: int) -> UserCoupon:
     with transaction.atomic():
         template = CouponTemplate.objects.select_for_update().filter(pk=template_id).first()
         if template is None or not template.is_active:
-            raise NotFound("优惠券不存在或已停用 (no such coupon)", code="coupon_not_found")
+            raise NotFound(_("no such coupon, or it is switched off"), code="coupon_not_found")
         if template.validity == CouponTemplate.Validity.FIXED and template.valid_to <= now:
-            raise BusinessRuleViolation("优惠券已过期 (this coupon has expired)", code="coupon_expired")
+            raise BusinessRuleViolation(_("this coupon has expired"), code="coupon_expired")
         if UserCoupon.objects.filter(template=template, user=user).count() >= template.per_user_limit:
-            raise BusinessRuleViolation(f"每人限领 {template.per_user_limit} 张 (claim limit reached)",
+            raise BusinessRuleViolation(_("claim limit of %(limit)s reached") % {"limit": template.per_user_limit},
                                         code="coupon_claim_limit", detail={"limit": template.per_user_limit})
         if not CouponTemplate.objects.filter(pk=template.pk, claimed_count__lt=F("total_quantity")).update(
                 claimed_count=F("claimed_count") + 1):
-            raise BusinessRuleViolation("优惠券已领完 (all coupons have been claimed)", code="coupon_sold_out")
+            raise BusinessRuleViolation(_("all coupons have been claimed"), code="coupon_sold_out")
         if template.validity == CouponTemplate.Validity.FIXED:
             valid_from, valid_to = template.valid_from, template.valid_to
         else:
@@ -61,9 +62,9 @@ def _money(value, *, field: str) -> Decimal | None:
     try:
         amount = to_money(value)
     except (TypeError, ValueError, ArithmeticError) as error:
-        raise _refuse("金额无效 (not an amount of money)", "coupon_amount_invalid", field=field) from error
+        raise _refuse(_("not an amount of money"), "coupon_amount_invalid", field=field) from error
     if amount != Decimal(value) or abs(amount) > MONEY_LIMIT:
-        raise _refuse("金额最多两位小数 (amounts have at most two decimal places)", "coupon_amount_invalid",
+        raise _refuse(_("amounts have at most two decimal places"), "coupon_amount_invalid",
                       field=field)
     return amount
 
@@ -78,75 +79,74 @@ def _coupon_template_values(*, store: Store, name: str, kind: str, amount_off, t
     """Everything a merchant can get wrong in a coupon template, refused with its own code; the clean values."""
     name = (name or "").strip()
     if not name:
-        raise _refuse("请填写优惠券名称 (give the coupon a name)", "coupon_name_required")
+        raise _refuse(_("give the coupon a name"), "coupon_name_required")
     if kind not in K.values:
-        raise _refuse("优惠券类型无效 (unknown coupon kind)", "coupon_kind_invalid", kinds=list(K.values))
+        raise _refuse(_("unknown coupon kind"), "coupon_kind_invalid", kinds=list(K.values))
     amount_off = _money(amount_off, field="amount_off")
     threshold = _money(threshold, field="threshold") or ZERO
     max_discount = _money(max_discount, field="max_discount")
     if threshold < 0:
-        raise _refuse("使用门槛不能为负 (the threshold cannot be negative)", "coupon_threshold_invalid")
+        raise _refuse(_("the threshold cannot be negative"), "coupon_threshold_invalid")
     if kind == K.PERCENTAGE:
         if amount_off is not None:
-            raise _refuse("折扣券请填写折扣百分比，不填减免金额 (a percentage coupon has a percent off, not an amount "
-                          "off)", "coupon_kind_value_mismatch", field="amount_off")
+            raise _refuse(_("a percentage coupon has a percent off, not an amount off"),
+                          "coupon_kind_value_mismatch", field="amount_off")
         if percent_off is None or _whole(percent_off) is None or not 1 <= percent_off <= 99:
-            raise _refuse("折扣百分比须在 1 到 99 之间 (percent off must be 1..99)", "coupon_percent_off_invalid")
+            raise _refuse(_("percent off must be 1..99"), "coupon_percent_off_invalid")
         if max_discount is not None and max_discount <= 0:
-            raise _refuse("最高优惠须大于 0 (the cap must be above zero)", "coupon_cap_invalid")
+            raise _refuse(_("the cap must be above zero"), "coupon_cap_invalid")
     else:
         if percent_off is not None or max_discount is not None:
-            raise _refuse("满减券和无门槛券只填减免金额，不填折扣百分比或最高优惠 (an amount-off coupon has no percent "
-                          "off and no cap)", "coupon_kind_value_mismatch",
+            raise _refuse(_("an amount-off coupon has no percent off and no cap"), "coupon_kind_value_mismatch",
                           field="percent_off" if percent_off is not None else "max_discount")
         if amount_off is None or amount_off <= 0:
-            raise _refuse("减免金额须大于 0 (the amount off must be above zero)", "coupon_amount_off_invalid")
+            raise _refuse(_("the amount off must be above zero"), "coupon_amount_off_invalid")
         if kind == K.THRESHOLD and threshold < amount_off:
-            raise _refuse("满减券的使用门槛不能低于减免金额 (a threshold coupon's threshold must be at least its "
-                          "amount off)", "coupon_threshold_below_amount",
+            raise _refuse(_("a threshold coupon's threshold must be at least its amount off"),
+                          "coupon_threshold_below_amount",
                           threshold=str(threshold), amount_off=str(amount_off))
         if kind == K.NO_THRESHOLD and threshold > 0:
-            raise _refuse("无门槛券的使用门槛须为 0 (a no-threshold coupon has no threshold)",
+            raise _refuse(_("a no-threshold coupon has no threshold"),
                           "coupon_threshold_not_allowed")
 
     if validity not in V.values:
-        raise _refuse("有效期类型无效 (unknown validity)", "coupon_validity_invalid", validities=list(V.values))
+        raise _refuse(_("unknown validity"), "coupon_validity_invalid", validities=list(V.values))
     if validity == V.FIXED:
         if valid_days is not None:
-            raise _refuse("固定时间段的优惠券不填领取后天数 (a fixed-window coupon has no days from claim)",
+            raise _refuse(_("a fixed-window coupon has no days from claim"),
                           "coupon_validity_mismatch", field="valid_days")
         if valid_from is None or valid_to is None or valid_from >= valid_to:
-            raise _refuse("请填写有效期，且开始早于结束 (give a validity window that starts before it ends)",
+            raise _refuse(_("give a validity window that starts before it ends"),
                           "coupon_window_invalid")
         if creating and valid_to <= timezone.now():
-            raise _refuse("有效期已结束 (the validity window is already over)", "coupon_window_ended")
+            raise _refuse(_("the validity window is already over"), "coupon_window_ended")
     else:
         if valid_from is not None or valid_to is not None:
-            raise _refuse("领取后 N 天有效的优惠券不填固定时间段 (a days-from-claim coupon has no fixed window)",
+            raise _refuse(_("a days-from-claim coupon has no fixed window"),
                           "coupon_validity_mismatch", field="valid_from" if valid_from is not None else "valid_to")
         if _whole(valid_days) is None or valid_days < 1:
-            raise _refuse("领取后有效天数至少为 1 (valid for at least one day from claim)", "coupon_valid_days_invalid")
+            raise _refuse(_("valid for at least one day from claim"), "coupon_valid_days_invalid")
 
     categories, listings = list(categories or ()), list(listings or ())
     if scope not in SC.values:
-        raise _refuse("适用范围无效 (unknown scope)", "coupon_scope_invalid", scopes=list(SC.values))
+        raise _refuse(_("unknown scope"), "coupon_scope_invalid", scopes=list(SC.values))
     if (scope != SC.CATEGORY and categories) or (scope != SC.LISTINGS and listings):
-        raise _refuse("所选类目或商品与适用范围不符 (the chosen categories or listings do not match the scope)",
+        raise _refuse(_("the chosen categories or listings do not match the scope"),
                       "coupon_scope_mismatch", field="categories" if categories and scope != SC.CATEGORY
                       else "listings")
     if scope == SC.CATEGORY and not categories:
-        raise _refuse("请选择适用类目 (choose the categories)", "coupon_scope_empty", field="categories")
+        raise _refuse(_("choose the categories"), "coupon_scope_empty", field="categories")
     if scope == SC.LISTINGS and not listings:
-        raise _refuse("请选择适用商品 (choose the listings)", "coupon_scope_empty", field="listings")
+        raise _refuse(_("choose the listings"), "coupon_scope_empty", field="listings")
     foreign = sorted(listing.pk for listing in listings if listing.store_id != store.pk)
     if foreign:
-        raise BusinessRuleViolation("只能选择本店的商品 (only listings of this store)",
+        raise BusinessRuleViolation(_("only listings of this store"),
                                     code="coupon_listing_not_in_store", detail={"listing_ids": foreign})
 
     if _whole(per_user_limit) is None or per_user_limit < 1:
-        raise _refuse("每人限领至少 1 张 (at least one per person)", "coupon_per_user_limit_invalid")
+        raise _refuse(_("at least one per person"), "coupon_per_user_limit_invalid")
     if _whole(total_quantity) is None or total_quantity < 1:
-        raise _refuse("发放总量至少为 1 (issue at least one coupon)", "coupon_total_invalid")
+        raise _refuse(_("issue at least one coupon"), "coupon_total_invalid")
     return {"values": {"name": name[:64], "kind": kind, "amount_off": amount_off, "threshold": threshold,
                        "percent_off": percent_off, "max_discount": max_discount, "scope": scope,
                        "per_user_limit": per_user_limit, "total_quantity": total_quantity, "validity": validity,
@@ -185,7 +185,7 @@ def coupon_template_update(*, template_id: int, name: str, kind: str, total_quan
     with transaction.atomic():
         template = CouponTemplate.objects.filter(pk=template_id, **({"store": store} if store else {})).first()
         if template is None:
-            raise NotFound("优惠券不存在 (no such coupon)", code="coupon_not_found")
+            raise NotFound(_("no such coupon"), code="coupon_not_found")
         checked = _coupon_template_values(
             store=template.store, name=name, kind=kind, amount_off=amount_off, threshold=threshold,
             percent_off=percent_off, max_discount=max_discount, scope=scope, categories=categories,
@@ -194,9 +194,9 @@ def coupon_template_update(*, template_id: int, name: str, kind: str, total_quan
         if not CouponTemplate.objects.filter(pk=template.pk, claimed_count__lte=total_quantity).update(
                 **checked["values"], updated_at=timezone.now()):
             claimed = CouponTemplate.objects.filter(pk=template.pk).values_list("claimed_count", flat=True).first()
-            raise BusinessRuleViolation(f"发放总量不能少于已领取的 {claimed} 张 (the total cannot be below the "
-                                        f"{claimed} already claimed)", code="coupon_total_below_claimed",
-                                        detail={"claimed": claimed})
+            raise BusinessRuleViolation(
+                _("the total cannot be below the %(claimed)s already claimed") % {"claimed": claimed},
+                code="coupon_total_below_claimed", detail={"claimed": claimed})
         template.categories.set(checked["categories"])
         template.listings.set(checked["listings"])
         template.refresh_from_db()

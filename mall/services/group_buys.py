@@ -15,6 +15,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import BusinessRuleViolation, NotFound
 from core.events import record_event
@@ -28,16 +29,16 @@ T = GroupBuyTeam.Status
 
 class TeamFull(BusinessRuleViolation):
     code = "team_full"
-    message = "该团已满员 (this team is full)"
+    message = _("this team is full")
 
 
 def _campaign_live(campaign_id: int) -> GroupBuyCampaign:
     campaign = GroupBuyCampaign.objects.select_related("listing").filter(pk=campaign_id).first()
     if campaign is None:
-        raise NotFound("拼团活动不存在 (no such group-buy)", code="group_buy_not_found")
+        raise NotFound(_("no such group-buy"), code="group_buy_not_found")
     now = timezone.now()
     if not campaign.is_active or not (campaign.starts_at <= now < campaign.ends_at):
-        raise BusinessRuleViolation("拼团活动未开始或已结束 (the group-buy is not running)", code="group_buy_closed")
+        raise BusinessRuleViolation(_("the group-buy is not running"), code="group_buy_closed")
     return campaign
 
 
@@ -46,7 +47,7 @@ def _check_user_limit(campaign: GroupBuyCampaign, buyer, quantity: int) -> None:
               .exclude(status=GroupBuyMember.Status.RELEASED)
               .aggregate(units=Sum("order__lines__quantity"))["units"] or 0)
     if bought + quantity > campaign.per_user_limit:
-        raise BusinessRuleViolation(f"每人限购 {campaign.per_user_limit} 件 (limit per person reached)",
+        raise BusinessRuleViolation(_("limit of %(limit)s per person reached") % {"limit": campaign.per_user_limit},
                                     code="group_buy_limit_reached",
                                     detail={"limit": campaign.per_user_limit, "already": bought})
 
@@ -84,16 +85,16 @@ def group_buy_join(*, buyer, team_id: int, address_id: int, quantity: int, idemp
     with transaction.atomic():
         team = GroupBuyTeam.objects.select_related("campaign").filter(pk=team_id).first()
         if team is None:
-            raise NotFound("拼团不存在 (no such team)", code="team_not_found")
+            raise NotFound(_("no such team"), code="team_not_found")
         if GroupBuyMember.objects.filter(team=team, user=buyer).exclude(status=GroupBuyMember.Status.RELEASED).exists():
-            raise BusinessRuleViolation("你已在该团中 (you are already in this team)", code="already_in_team")
+            raise BusinessRuleViolation(_("you are already in this team"), code="already_in_team")
         _check_user_limit(team.campaign, buyer, quantity)
         seat = GroupBuyTeam.objects.filter(pk=team.pk, status=T.OPEN, expires_at__gt=timezone.now(),
                                            seats_taken__lt=F("team_size")).update(seats_taken=F("seats_taken") + 1)
         if not seat:
             team.refresh_from_db()
             if team.status != T.OPEN or team.expires_at <= timezone.now():
-                raise BusinessRuleViolation("该团已结束 (this team is no longer open)", code="team_closed")
+                raise BusinessRuleViolation(_("this team is no longer open"), code="team_closed")
             raise TeamFull()
         order = _member_order(campaign=team.campaign, buyer=buyer, address_id=address_id, quantity=quantity,
                               idempotency_key=idempotency_key)
@@ -204,43 +205,43 @@ def _group_buy_campaign_check(*, store, listing, team_price, team_size, window_h
     floor (never clamped at checkout), below the listing's own price, on an active listing of the store. A
     campaign being switched off is checked for its shape only: a floor raised since must not keep it on."""
     if listing is None or (store is not None and listing.store_id != store.pk):
-        raise BusinessRuleViolation("只能为本店的商品设置拼团 (only listings of this store)",
+        raise BusinessRuleViolation(_("team offers only for listings of this store"),
                                     code="group_buy_listing_not_in_store")
     if not _group_buy_price_valid(team_price):
-        raise BusinessRuleViolation("拼团价须为大于 0 的金额，最多两位小数 (the team price must be an amount above "
-                                    "zero, in cents)", code="group_buy_price_invalid")
+        raise BusinessRuleViolation(_("the team price must be an amount above zero, in cents"),
+                                    code="group_buy_price_invalid")
     if not _group_buy_whole(team_size) or not 2 <= team_size <= GROUP_BUY_TEAM_SIZE_MAX:
-        raise BusinessRuleViolation(f"成团人数须在 2 到 {GROUP_BUY_TEAM_SIZE_MAX} 之间 (a team has 2 to "
-                                    f"{GROUP_BUY_TEAM_SIZE_MAX} members)", code="group_buy_team_size_invalid")
+        raise BusinessRuleViolation(_("a team has 2 to %(most)s members") % {"most": GROUP_BUY_TEAM_SIZE_MAX},
+                                    code="group_buy_team_size_invalid")
     if not _group_buy_whole(window_hours) or window_hours < 1:
-        raise BusinessRuleViolation("成团时限至少 1 小时 (a team has at least one hour to fill)",
+        raise BusinessRuleViolation(_("a team has at least one hour to fill"),
                                     code="group_buy_window_invalid")
     if not _group_buy_whole(per_user_limit) or per_user_limit < 1:
-        raise BusinessRuleViolation("每人限购至少 1 件 (at least one unit per person)",
+        raise BusinessRuleViolation(_("at least one unit per person"),
                                     code="group_buy_per_user_limit_invalid")
     try:
         dates_ordered = starts_at < ends_at
     except TypeError:  # a missing or naive date
         dates_ordered = False
     if not dates_ordered:
-        raise BusinessRuleViolation("结束时间须晚于开始时间 (ends_at must be after starts_at)",
+        raise BusinessRuleViolation(_("ends_at must be after starts_at"),
                                     code="group_buy_dates_invalid")
     if creating and ends_at <= timezone.now():
-        raise BusinessRuleViolation("活动结束时间已过 (the campaign would already be over)", code="group_buy_ended")
+        raise BusinessRuleViolation(_("the campaign would already be over"), code="group_buy_ended")
     if not sellable:
         return
     if listing.status != listing.Status.ACTIVE:
-        raise BusinessRuleViolation("商品未在售，不能开展拼团 (the listing is not on sale)",
+        raise BusinessRuleViolation(_("the listing is not on sale"),
                                     code="group_buy_listing_inactive")
     floor_price = listing.sku.floor_price
     if team_price < floor_price:
-        raise BusinessRuleViolation(f"拼团价不能低于供应商最低售价 {floor_price} (the team price is below the "
-                                    f"supplier's lowest price {floor_price})", code="group_buy_price_below_floor",
-                                    detail={"sku_floor_price": str(floor_price)})
+        raise BusinessRuleViolation(
+            _("the team price is below the supplier's lowest price %(floor)s") % {"floor": floor_price},
+            code="group_buy_price_below_floor", detail={"sku_floor_price": str(floor_price)})
     if team_price >= listing.price:
-        raise BusinessRuleViolation(f"拼团价须低于售价 {listing.price} (the team price must be below the listing "
-                                    f"price {listing.price})", code="group_buy_price_not_below_listing",
-                                    detail={"price": str(listing.price)})
+        raise BusinessRuleViolation(
+            _("the team price must be below the listing price %(price)s") % {"price": listing.price},
+            code="group_buy_price_not_below_listing", detail={"price": str(listing.price)})
 
 
 def group_buy_campaign_create(*, store, listing, team_price, team_size: int, starts_at, ends_at,
@@ -264,7 +265,7 @@ def group_buy_campaign_update(*, campaign_id: int, team_price, team_size: int, w
         lookup = {"listing__store": store} if store is not None else {}
         campaign = GroupBuyCampaign.objects.select_related("listing__sku").filter(pk=campaign_id, **lookup).first()
         if campaign is None:
-            raise NotFound("拼团活动不存在 (no such group-buy)", code="group_buy_not_found")
+            raise NotFound(_("no such group-buy"), code="group_buy_not_found")
         _group_buy_campaign_check(store=None, listing=campaign.listing, team_price=team_price, team_size=team_size,
                                   window_hours=window_hours, per_user_limit=per_user_limit, starts_at=starts_at,
                                   ends_at=ends_at, sellable=bool(is_active), creating=False)

@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import BusinessRuleViolation, Conflict, NotFound
 from core.events import record_event
@@ -52,7 +53,7 @@ TRANSITIONS: dict[str, set[tuple[str, str]]] = {
 
 class IllegalTransition(Conflict):
     code = "illegal_transition"
-    message = "订单当前状态不允许此操作 (the order's state does not allow this)"
+    message = _("the order's state does not allow this")
 
 
 def order_transition(*, order: Order, axis: str, to: str, actor=None, reason: str = "", **fields) -> Order:
@@ -76,7 +77,7 @@ def order_transitions(*, order: Order, moves: dict[str, str], actor=None, reason
     changed = Order.objects.filter(pk=order.pk, **expected).update(
         **{axis: to for axis, (_current, to) in changes.items()}, updated_at=timezone.now(), **fields)
     if not changed:
-        raise Conflict("订单状态已被修改，请刷新 (the order changed meanwhile; reload it)", code="order_state_changed",
+        raise Conflict(_("the order changed meanwhile; reload it"), code="order_state_changed",
                        detail={"expected": expected})
     actor_id = getattr(actor, "pk", None)
     OrderEvent.objects.bulk_create([
@@ -139,7 +140,7 @@ def _order_create(*, buyer, lines, address_id, idempotency_key, coupon_id, note,
         locked = UserCoupon.objects.filter(pk=quote.coupon.pk, status=UserCoupon.Status.AVAILABLE).update(
             status=UserCoupon.Status.LOCKED, order=order, updated_at=now)
         if not locked:  # another order took it between the check and now
-            raise BusinessRuleViolation("优惠券已被使用 (this coupon is already used)", code="coupon_used")
+            raise BusinessRuleViolation(_("this coupon is already used"), code="coupon_used")
         Order.objects.filter(pk=order.pk).update(coupon=quote.coupon)
         order.coupon = quote.coupon
     shipments = {part.supplier.pk: Shipment(order=order, supplier=part.supplier, shipping_fee=part.fee,
@@ -172,7 +173,7 @@ def _order_create(*, buyer, lines, address_id, idempotency_key, coupon_id, note,
 def order_for_buyer(*, buyer, order_id: int) -> Order:
     order = Order.objects.filter(pk=order_id, buyer=buyer).first()
     if order is None:
-        raise NotFound("订单不存在 (no such order)", code="order_not_found")
+        raise NotFound(_("no such order"), code="order_not_found")
     return order
 
 
@@ -180,7 +181,7 @@ def order_lock(*, order_id: int, buyer=None) -> Order:
     """Lock an order (of `buyer`, when given) in the mall's lock order, or raise NotFound."""
     order = locks.order_for_update(order_id=order_id, buyer=buyer)
     if order is None:
-        raise NotFound("订单不存在 (no such order)", code="order_not_found")
+        raise NotFound(_("no such order"), code="order_not_found")
     return order
 
 
@@ -196,7 +197,7 @@ def order_release_holds(*, order: Order) -> None:
 def order_cancel_locked(*, order: Order, actor=None, reason: str) -> Order:
     """Cancel an unpaid order the caller has locked: stock, coupon and promotion holds come back."""
     if order.status != S.PENDING_PAYMENT:
-        raise IllegalTransition("只有待支付的订单可以取消 (only unpaid orders can be cancelled)",
+        raise IllegalTransition(_("only unpaid orders can be cancelled"),
                                 detail={"status": order.status})
     order_transition(order=order, axis="status", to=S.CANCELLED, actor=actor, reason=reason,
                      cancelled_at=timezone.now())
@@ -258,17 +259,17 @@ def shipment_ship(*, shipment_id: int, supplier, carrier: str, tracking_number: 
     """The supplier ships its part. Group-buy orders ship only once their team has succeeded (status paid)."""
     carrier, tracking_number = (carrier or "").strip(), (tracking_number or "").strip()
     if not carrier or not tracking_number:
-        raise BusinessRuleViolation("请填写快递公司和运单号 (carrier and tracking number are required)",
+        raise BusinessRuleViolation(_("carrier and tracking number are required"),
                                     code="tracking_required")
     with transaction.atomic():
         order, shipment = locks.shipment_for_update(shipment_id=shipment_id, supplier=supplier)
         if shipment is None:
-            raise NotFound("发货单不存在 (no such shipment)", code="shipment_not_found")
+            raise NotFound(_("no such shipment"), code="shipment_not_found")
         if order.status != S.PAID and not (order.status == S.SHIPPED and shipment.status == Shipment.Status.PENDING):
-            raise IllegalTransition("订单当前不可发货 (this order cannot ship now)", code="order_not_shippable",
+            raise IllegalTransition(_("this order cannot ship now"), code="order_not_shippable",
                                     detail={"status": order.status})
         if shipment.status != Shipment.Status.PENDING:
-            raise IllegalTransition("该发货单已发货或无需发货 (already shipped, or nothing left to ship)",
+            raise IllegalTransition(_("already shipped, or nothing left to ship"),
                                     code="already_shipped", detail={"status": shipment.status})
         now = timezone.now()
         Shipment.objects.filter(pk=shipment.pk).update(status=Shipment.Status.SHIPPED, carrier=carrier[:64],
@@ -286,7 +287,7 @@ def shipment_deliver_locked(*, order: Order, shipment: Shipment, source: str, ac
     if shipment.status == Shipment.Status.DELIVERED:
         return False
     if shipment.status != Shipment.Status.SHIPPED:
-        raise IllegalTransition("发货单未发货 (the shipment has not shipped)", code="shipment_not_in_transit",
+        raise IllegalTransition(_("the shipment has not shipped"), code="shipment_not_in_transit",
                                 detail={"status": shipment.status})
     now = timezone.now()
     Shipment.objects.filter(pk=shipment.pk).update(status=Shipment.Status.DELIVERED, delivered_at=now,
@@ -305,7 +306,7 @@ def shipment_deliver(*, shipment_id: int, source: str = "carrier", actor=None, s
     with transaction.atomic():
         order, shipment = locks.shipment_for_update(shipment_id=shipment_id, **scope)
         if shipment is None:
-            raise NotFound("发货单不存在 (no such shipment)", code="shipment_not_found")
+            raise NotFound(_("no such shipment"), code="shipment_not_found")
         shipment_deliver_locked(order=order, shipment=shipment, source=source, actor=actor)
     return order
 
@@ -316,7 +317,7 @@ def order_confirm_receipt(*, order_id: int, buyer=None) -> Order:
     with transaction.atomic():
         order = order_lock(order_id=order_id, buyer=buyer)
         if order.status not in (S.SHIPPED, S.DELIVERED):
-            raise IllegalTransition("订单未发货完成，无法确认收货 (the order has not shipped completely)",
+            raise IllegalTransition(_("the order has not shipped completely"),
                                     detail={"status": order.status})
         source = "buyer" if buyer is not None else "auto_confirm"
         for shipment in order.shipments.filter(status=Shipment.Status.SHIPPED).order_by("pk"):

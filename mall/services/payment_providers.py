@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError, NotAuthenticated, NotFound, ValidationFailed
 from core.money import to_money
@@ -96,16 +97,16 @@ class SimulatedGateway(PaymentProvider):
 
     def parse_notice(self, *, body: bytes, signature: str) -> PaymentNotice:
         if not signature_matches(self.sign(body), signature):
-            raise NotAuthenticated("支付回调签名无效 (invalid callback signature)", code="signature_invalid")
+            raise NotAuthenticated(_("invalid callback signature"), code="signature_invalid")
         try:
             data = json.loads(body)
             data_vet(data=data)
             notice = PaymentNotice(provider=self.name, order_number=str(data["order_number"]),
                                    transaction_id=str(data["transaction_id"]), amount=to_money(str(data["amount"])))
         except (ValueError, KeyError, TypeError, InvalidOperation, RecursionError, DomainError) as error:
-            raise ValidationFailed("支付回调内容无效 (malformed callback)", code="callback_malformed") from error
+            raise ValidationFailed(_("malformed callback"), code="callback_malformed") from error
         if not notice.transaction_id or len(notice.transaction_id) > 64 or len(notice.order_number) > 32:
-            raise ValidationFailed("交易号无效 (invalid transaction id)", code="callback_malformed")
+            raise ValidationFailed(_("invalid transaction id"), code="callback_malformed")
         return notice
 
     def refund(self, *, transaction_id: str, amount: Decimal, total: Decimal, reference: str) -> str:
@@ -139,5 +140,5 @@ def provider_enabled(name: str) -> bool:
 def provider_get(name: str) -> PaymentProvider:
     provider = _providers().get(name)
     if provider is None:
-        raise NotFound("不支持的支付渠道 (unknown payment provider)", code="provider_unknown")
+        raise NotFound(_("unknown payment provider"), code="provider_unknown")
     return provider

@@ -8,6 +8,7 @@ provider must stop retrying. A bad signature or an amount that is not the order'
 """
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import BusinessRuleViolation, NotFound
 from core.events import record_event
@@ -47,11 +48,11 @@ def payment_callback(*, provider: str, body: bytes, signature: str) -> Payment:
 def _payment_apply(notice: PaymentNotice) -> Payment:
     order = locks.order_for_update(number=notice.order_number)
     if order is None:
-        raise NotFound("订单不存在 (no such order)", code="order_not_found")
+        raise NotFound(_("no such order"), code="order_not_found")
     # A concurrent copy of this callback that committed meanwhile makes the INSERT below fail on the unique
     # transaction id: `payment_callback` then answers with that copy's payment.
     if notice.amount != order.total:
-        raise BusinessRuleViolation("支付金额与订单金额不一致 (paid amount differs from the order total)",
+        raise BusinessRuleViolation(_("paid amount differs from the order total"),
                                     code="amount_mismatch",
                                     detail={"expected": str(order.total), "received": str(notice.amount)})
     payable = order.status == S.PENDING_PAYMENT and order.payment_status == P.UNPAID
@@ -87,10 +88,10 @@ def _payment_apply(notice: PaymentNotice) -> Payment:
 def payment_checkout(*, order: Order, provider: str = SIMULATED) -> dict:
     """What the client needs to pay the order: where to pay and how much."""
     if order.status != S.PENDING_PAYMENT:
-        raise IllegalTransition("订单不是待支付状态 (the order is not awaiting payment)", code="order_not_payable",
+        raise IllegalTransition(_("the order is not awaiting payment"), code="order_not_payable",
                                 detail={"status": order.status})
     if order.pay_deadline <= timezone.now():
-        raise IllegalTransition("订单已超时 (the payment window has closed)", code="order_pay_expired")
+        raise IllegalTransition(_("the payment window has closed"), code="order_pay_expired")
     return provider_get(provider).checkout(order=order)
 
 
@@ -102,7 +103,7 @@ def simulated_gateway_pay(*, order: Order) -> Payment:
     """The simulated gateway takes the money and notifies us exactly as a real one would: a signed callback.
     Exists only while the simulated gateway is enabled (debug, or named in PAYMENT_PROVIDERS)."""
     if not simulated_gateway_enabled():
-        raise NotFound("接口不存在 (no such endpoint)", code="not_found")
+        raise NotFound(_("no such endpoint"), code="not_found")
     payment_checkout(order=order, provider=SIMULATED)
     gateway = provider_get(SIMULATED)
     body, signature = gateway.paid_notice(order=order)

@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import BusinessRuleViolation, NotFound, ValidationFailed
 from core.money import ZERO, allocate, to_money
@@ -64,15 +65,15 @@ class Quote:
 
 def _parse_lines(lines: list[dict]) -> dict[int, int]:
     if not lines:
-        raise ValidationFailed("请至少选择一件商品 (choose at least one item)", code="empty_order")
+        raise ValidationFailed(_("choose at least one item"), code="empty_order")
     if len(lines) > MAX_LINES:
-        raise ValidationFailed(f"每单最多 {MAX_LINES} 种商品 (at most {MAX_LINES} lines)", code="too_many_lines")
+        raise ValidationFailed(_("at most %(count)s lines") % {"count": MAX_LINES}, code="too_many_lines")
     quantities: dict[int, int] = defaultdict(int)
     for line in lines:
         quantities[line["listing_id"]] += line["quantity"]
     for listing_id, quantity in quantities.items():
         if quantity < 1 or quantity > MAX_QUANTITY:
-            raise ValidationFailed(f"数量须在 1 到 {MAX_QUANTITY} 之间 (quantity must be 1..{MAX_QUANTITY})",
+            raise ValidationFailed(_("quantity must be 1..%(most)s") % {"most": MAX_QUANTITY},
                                    code="invalid_quantity", detail={"listing_id": listing_id})
     return dict(quantities)
 
@@ -85,17 +86,17 @@ def _load_listings(listing_ids: list[int]) -> dict[int, Listing]:
         "sku__product__image_urls", "store__description")}
     missing = sorted(set(listing_ids) - set(listings))
     if missing:
-        raise NotFound("商品不存在 (no such listing)", code="listing_not_found", detail={"listing_ids": missing})
+        raise NotFound(_("no such listing"), code="listing_not_found", detail={"listing_ids": missing})
     for listing in listings.values():
         product = listing.sku.product
         if (listing.status != Listing.Status.ACTIVE or product.status != Product.Status.ACTIVE
                 or listing.store.status != Store.Status.OPEN
                 or product.supplier.status != Supplier.Status.ACTIVE):
-            raise BusinessRuleViolation("商品已下架 (this item is no longer on sale)", code="listing_unavailable",
+            raise BusinessRuleViolation(_("this item is no longer on sale"), code="listing_unavailable",
                                         detail={"listing_id": listing.pk})
     stores = {listing.store_id for listing in listings.values()}
     if len(stores) > 1:
-        raise ValidationFailed("一个订单只能包含同一店铺的商品 (one order holds one store's items)",
+        raise ValidationFailed(_("one order holds one store's items"),
                                code="mixed_stores")
     return listings
 
@@ -126,13 +127,13 @@ def coupon_applies_to(template: CouponTemplate, listing: Listing) -> bool:
 def coupon_check(*, coupon: UserCoupon, buyer, store: Store, at: datetime) -> None:
     template = coupon.template
     if coupon.user_id != buyer.pk:
-        raise NotFound("优惠券不存在 (no such coupon)", code="coupon_not_found")
+        raise NotFound(_("no such coupon"), code="coupon_not_found")
     if coupon.status != UserCoupon.Status.AVAILABLE:
-        raise BusinessRuleViolation("优惠券已被使用 (this coupon is already used)", code="coupon_used")
+        raise BusinessRuleViolation(_("this coupon is already used"), code="coupon_used")
     if not (coupon.valid_from <= at < coupon.valid_to) or not template.is_active:
-        raise BusinessRuleViolation("优惠券不在有效期内 (this coupon is not valid now)", code="coupon_expired")
+        raise BusinessRuleViolation(_("this coupon is not valid now"), code="coupon_expired")
     if template.store_id != store.pk:
-        raise BusinessRuleViolation("该优惠券不适用于此店铺 (this coupon is for another store)",
+        raise BusinessRuleViolation(_("this coupon is for another store"),
                                     code="coupon_not_applicable")
 
 
@@ -149,12 +150,12 @@ def quote_build(*, buyer, lines: list[dict], address_id: int | None = None, regi
     if address_id is not None:
         address = Address.objects.filter(pk=address_id, user=buyer).select_related("region").first()
         if address is None:
-            raise NotFound("收货地址不存在 (no such address)", code="address_not_found")
+            raise NotFound(_("no such address"), code="address_not_found")
         region = address.region
     else:
         region = Region.objects.filter(code=region_code).first() if region_code else None
         if region is None:
-            raise ValidationFailed("请选择收货地址 (choose a shipping address)", code="address_required")
+            raise ValidationFailed(_("choose a shipping address"), code="address_required")
 
     supplier_ids = {listing.sku.product.supplier_id for listing in listings.values()}
     rules = list(PricingRule.objects.filter(supplier_id__in=supplier_ids))
@@ -168,8 +169,8 @@ def quote_build(*, buyer, lines: list[dict], address_id: int | None = None, regi
             # refused here too, rather than charged at a price nobody set.
             unit = to_money(override)
             if unit < listing.sku.floor_price:
-                raise BusinessRuleViolation("活动价低于供应商最低售价，暂不可购买 (the campaign price is below the "
-                                            "supplier's lowest price)", code="campaign_price_below_floor",
+                raise BusinessRuleViolation(_("the campaign price is below the supplier's lowest price"),
+                                            code="campaign_price_below_floor",
                                             detail={"listing_id": listing_id,
                                                     "sku_floor_price": str(listing.sku.floor_price)})
         else:
@@ -190,13 +191,13 @@ def quote_build(*, buyer, lines: list[dict], address_id: int | None = None, regi
         coupon = (UserCoupon.objects.filter(pk=coupon_id).select_related("template")
                   .prefetch_related("template__categories", "template__listings").first())
         if coupon is None:
-            raise NotFound("优惠券不存在 (no such coupon)", code="coupon_not_found")
+            raise NotFound(_("no such coupon"), code="coupon_not_found")
         coupon_check(coupon=coupon, buyer=buyer, store=store, at=at)
         eligible = [line for line in quote_lines if coupon_applies_to(coupon.template, line.listing)]
         eligible_subtotal = sum((line.line_subtotal for line in eligible), ZERO)
         discount = coupon_discount(coupon.template, eligible_subtotal)
         if discount <= 0:
-            raise BusinessRuleViolation("未达到优惠券使用门槛 (the order does not reach the coupon's threshold)",
+            raise BusinessRuleViolation(_("the order does not reach the coupon's threshold"),
                                         code="coupon_threshold_not_met",
                                         detail={"threshold": str(coupon.template.threshold),
                                                 "eligible_subtotal": str(eligible_subtotal)})

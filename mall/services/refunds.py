@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import BusinessRuleViolation, Conflict, NotFound
 from core.events import record_event
@@ -104,16 +105,16 @@ def refund_request(*, order: Order, amount: Decimal, reason: str, reference: str
         return existing
     payment = payment or order.payments.filter(status=Payment.Status.SUCCEEDED).first()
     if payment is None:
-        raise BusinessRuleViolation("订单没有可退的支付 (nothing was paid on this order)", code="nothing_to_refund")
+        raise BusinessRuleViolation(_("nothing was paid on this order"), code="nothing_to_refund")
     amount = to_money(amount)
     already = payment.refunds.aggregate(total=Sum("amount"))["total"] or ZERO
     if amount <= 0 or already + amount > payment.amount:
-        raise BusinessRuleViolation("退款金额超过实付金额 (refund exceeds what was paid)", code="refund_exceeds_paid",
+        raise BusinessRuleViolation(_("refund exceeds what was paid"), code="refund_exceeds_paid",
                                     detail={"paid": str(payment.amount), "refunded": str(already)})
     try:
         provider_get(payment.provider)
     except NotFound as error:
-        raise BusinessRuleViolation("该支付渠道不支持线上退款 (this payment cannot be refunded online)",
+        raise BusinessRuleViolation(_("this payment cannot be refunded online"),
                                     code="refund_not_supported", detail={"provider": payment.provider}) from error
     refund = Refund.objects.create(order=order, payment=payment, amount=amount, reason=reason[:200],
                                    reference=reference, status=Refund.Status.PENDING)
@@ -131,7 +132,7 @@ def refund_book(*, order: Order, parts: list[tuple[OrderLine, int]], reason: str
     for line, quantity in parts:
         left = line.quantity - line.refunded_quantity
         if quantity < 1 or quantity > left:
-            raise BusinessRuleViolation("退款数量超过可退数量 (more units than are left to refund)",
+            raise BusinessRuleViolation(_("more units than are left to refund"),
                                         code="after_sale_quantity_exceeded",
                                         detail={"line_id": line.pk, "available": left})
     amount, goods, include_shipping = refund_quote(order=order, parts=parts)
@@ -144,7 +145,7 @@ def refund_book(*, order: Order, parts: list[tuple[OrderLine, int]], reason: str
         booked = OrderLine.objects.filter(pk=line.pk, refunded_quantity__lte=F("quantity") - quantity).update(
             refunded_quantity=F("refunded_quantity") + quantity, refunded_amount=F("refunded_amount") + line_goods)
         if not booked:
-            raise Conflict("订单明细已变化，请重试 (the line changed meanwhile)", code="order_state_changed")
+            raise Conflict(_("the line changed meanwhile"), code="order_state_changed")
         line.refunded_quantity += quantity
         line.refunded_amount += line_goods
         if line.shipment.status == Shipment.Status.PENDING:
@@ -154,7 +155,7 @@ def refund_book(*, order: Order, parts: list[tuple[OrderLine, int]], reason: str
     supply_services.stock_restock_many(items=restock, reference=reference)
     if amount > 0 and not Order.objects.filter(pk=order.pk, refunded_total__lte=F("total") - amount).update(
             refunded_total=F("refunded_total") + amount, updated_at=timezone.now()):
-        raise BusinessRuleViolation("退款金额超过实付金额 (refund exceeds what was paid)", code="refund_exceeds_paid")
+        raise BusinessRuleViolation(_("refund exceeds what was paid"), code="refund_exceeds_paid")
     order.refunded_total += amount
     note = reason[:120]
     if amount > 0:
@@ -272,9 +273,9 @@ def refund_retry(*, refund_id: int, actor=None) -> Refund:
     with transaction.atomic():
         refund = locks.refund_for_update(refund_id=refund_id)
         if refund is None:
-            raise NotFound("退款不存在 (no such refund)", code="refund_not_found")
+            raise NotFound(_("no such refund"), code="refund_not_found")
         if refund.status != Refund.Status.FAILED:
-            raise Conflict("只有失败的退款可以重试 (only a failed refund can be retried)", code="refund_not_failed",
+            raise Conflict(_("only a failed refund can be retried"), code="refund_not_failed",
                            detail={"status": refund.status})
         Refund.objects.filter(pk=refund.pk).update(status=Refund.Status.PENDING, attempts=0, updated_at=timezone.now())
         refund.status = Refund.Status.PENDING

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError, NotAuthenticated, NotFound, ValidationFailed
 from core.parsers import data_vet
@@ -83,7 +84,7 @@ SUCCESS_ANSWER = {"result": True, "returnCode": "200", "message": "成功"}
 
 class TrackingPushMalformed(ValidationFailed):
     code = "callback_malformed"
-    message = "物流推送内容无效 (malformed tracking push)"
+    message = _("malformed tracking push")
 
 
 def tracking_state_label(state: str) -> str:
@@ -122,7 +123,7 @@ def kuaidi100_sign(param: str, *, salt: str | None = None) -> str:
 
 def _sign_verify(*, param: str, sign: str, salt: str) -> None:
     if not signature_matches(kuaidi100_sign(param, salt=salt), sign):
-        raise NotAuthenticated("物流推送签名无效 (invalid tracking push signature)", code="signature_invalid")
+        raise NotAuthenticated(_("invalid tracking push signature"), code="signature_invalid")
 
 
 def _text(value, *, limit: int) -> str:
@@ -187,7 +188,7 @@ def _shipments_of(update: TrackingUpdate) -> list[int]:
     # A single match is taken whatever its carrier says: shipments from before the carrier list, and Kuaidi100
     # correcting a wrongly guessed carrier (comOld / comNew), keep being tracked.
     if not candidates:
-        raise NotFound("运单号不存在 (no shipment has this tracking number)", code="tracking_number_unknown",
+        raise NotFound(_("no shipment has this tracking number"), code="tracking_number_unknown",
                        detail={"tracking_number": update.tracking_number, "carrier": update.carrier_code})
     return [pk for pk, _carrier in candidates]
 
@@ -217,7 +218,7 @@ def tracking_push_receive(*, param: str, sign: str) -> TrackingPushResult:
     """
     salt = settings.TRACKING_PUSH_SALT
     if not salt:
-        raise NotFound("接口不存在 (no such endpoint)", code="not_found")
+        raise NotFound(_("no such endpoint"), code="not_found")
     param = param if isinstance(param, str) else ""
     _sign_verify(param=param, sign=sign, salt=salt)
     update = kuaidi100_push_parse(param)

@@ -25,8 +25,8 @@ def _member(site: str, world):
     return member
 
 
-@pytest.mark.parametrize(("site", "model"), PAGES, ids=lambda value: getattr(value, "_meta", None) and
-                         value._meta.label or value)
+@pytest.mark.parametrize(("site", "model"), PAGES, ids=lambda value: (getattr(value, "_meta", None) and
+                         value._meta.label) or value)
 def test_every_console_page_answers_its_member(client, world, site, model):
     console = CONSOLES[site]
     client.force_login(_member(site, world))

@@ -1,11 +1,14 @@
-"""The committed Chinese catalogue (core/locale) is compiled from its .po file, and Django uses it."""
+"""The committed Chinese catalogues (each app's locale/zh_Hans) are compiled from their .po files, and Django uses
+them: messages in the caller's language."""
 import ast
 import gettext
 from pathlib import Path
 
+import pytest
 from django.utils import translation
 
-CATALOGUE = Path(__file__).resolve().parents[2] / "core" / "locale" / "zh_Hans" / "LC_MESSAGES"
+ROOT = Path(__file__).resolve().parents[2]
+CATALOGUES = sorted(path.parent for path in ROOT.glob("*/locale/zh_Hans/LC_MESSAGES/django.po"))
 
 
 def _po_entries(path: Path) -> dict[str, str]:
@@ -19,13 +22,18 @@ def _po_entries(path: Path) -> dict[str, str]:
     return entries
 
 
-def test_the_compiled_catalogue_holds_exactly_the_po_entries():
-    entries = _po_entries(CATALOGUE / "django.po")
-    with (CATALOGUE / "django.mo").open("rb") as compiled:
+def test_every_app_that_speaks_has_a_catalogue():
+    assert {path.parts[-4] for path in CATALOGUES} >= {"core", "accounts", "supply", "mall"}
+
+
+@pytest.mark.parametrize("catalogue", CATALOGUES, ids=lambda path: path.parts[-4])
+def test_the_compiled_catalogue_holds_exactly_the_po_entries(catalogue):
+    entries = _po_entries(catalogue / "django.po")
+    with (catalogue / "django.mo").open("rb") as compiled:
         catalogue = gettext.GNUTranslations(compiled)._catalog
     compiled_entries = {key: value for key, value in catalogue.items() if key}
     assert entries, "the .po file has no entries"
-    assert compiled_entries == entries, "django.mo is stale: run msgfmt -o django.mo django.po in core/locale/zh_Hans"
+    assert compiled_entries == entries, f"{catalogue}/django.mo is stale: run msgfmt -o django.mo django.po there"
 
 
 def test_django_translates_the_admin_theme_words_into_chinese():
