@@ -4,7 +4,8 @@ at /admin/ is an `OperatorSite`, the merchant and supplier consoles build on `Th
 Each site reads its own unfold settings (`settings_name`: UNFOLD, UNFOLD_MERCHANT, UNFOLD_SUPPLIER in
 config/settings.py). Where a site's settings list no sidebar, the sidebar is the site's own app list: every model
 the user may see, grouped by app, with the icon its ModelAdmin names (`icon = "shopping_cart"`, a Material Symbols
-name), so a model registered on a site appears in its menu without anyone keeping a second list.
+name) and its `menu_title` where the page is more than a list of the model's rows, so a model registered on a
+site appears in its menu without anyone keeping a second list.
 """
 from django.contrib.admin.apps import AdminConfig
 from django.contrib.auth import REDIRECT_FIELD_NAME
@@ -25,7 +26,7 @@ class ThemedAdminSite(UnfoldAdminSite):
             {"title": _("首页 Dashboard"), "icon": "dashboard", "link": self._index_url()}])
         groups = [{"title": None, "items": index}]
         for app in self.get_app_list(request):
-            items = [{"title": model["name"], "link": model["admin_url"], "icon": self._icon_of(model["model"])}
+            items = [{"title": self._title_of(model), "link": model["admin_url"], "icon": self._icon_of(model["model"])}
                      for model in app["models"] if model.get("admin_url")]
             groups.append({"title": app["name"], "collapsible": False,
                            "items": self._get_navigation_items(request, items)})
@@ -43,6 +44,10 @@ class ThemedAdminSite(UnfoldAdminSite):
         from django.urls import reverse
 
         return reverse(f"{self.name}:index")
+
+    def _title_of(self, entry: dict) -> str:
+        """The menu title: the model's plural name, unless its ModelAdmin names the page (`menu_title`)."""
+        return getattr(self._registry.get(entry["model"]), "menu_title", None) or entry["name"]
 
     def _icon_of(self, model) -> str:
         model_admin = self._registry.get(model)

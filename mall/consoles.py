@@ -204,6 +204,7 @@ class SupplyCatalogueAdmin(ConsoleModelAdmin):
     a listing with a price of your own. Also serves the SKU search of the listing form."""
 
     icon = "category"
+    menu_title = "选品中心 supplier catalogue"
 
     console_can_add = False
     console_can_change = False
@@ -216,6 +217,10 @@ class SupplyCatalogueAdmin(ConsoleModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(pk__in=catalogue_skus().values("pk"))
+
+    def changelist_view(self, request, extra_context=None):
+        title = "选品中心：选择要上架的供应商商品 (pick supplier SKUs to list)"
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
 
     @admin.display(description="供应商 supplier", ordering="product__supplier__name")
     def supplier(self, sku: SKU) -> str:
