@@ -22,8 +22,8 @@ declare("order_cancelled", meaning="an unpaid order was cancelled (by its buyer,
         fields={"reason": str})
 declare("order_shipped", meaning="a supplier shipped its part of an order",
         fields={"shipment_id": int, "carrier": str, "tracking_number": str}, actor=Actor.ANY)
-declare("shipment_delivered", meaning="one shipment of an order arrived (reported by the carrier, the supplier or "
-        "the buyer: `source`)",
+declare("shipment_delivered", meaning="one shipment of an order arrived (`source`: carrier, supplier, buyer, "
+        "operator, or auto_confirm when receipt was confirmed by the sweep)",
         fields={"shipment_id": int, "source": str}, actor=Actor.ANY)
 declare("order_delivered", meaning="every shipment of an order was delivered", actor=Actor.ANY)
 declare("order_completed", meaning="the buyer confirmed receipt (or the confirmation timer did)",
