@@ -71,20 +71,35 @@ def money_column(field: str, description: str) -> Callable:
 
 
 class YuanColumnsMixin:
-    """For ModelAdmins: list columns of money fields (DecimalField with 2 places) read "¥1,234.50"."""
+    """For ModelAdmins and inlines: money fields (DecimalField with 2 places) read "¥1,234.50" in list columns and,
+    where the admin declares its `fields`, in its read-only fields (an editable money field stays an input)."""
 
     def get_list_display(self, request):
-        return [self._yuan_column(name) for name in super().get_list_display(request)]
+        return [self._yuan_column(name) if self._money_field(name) else name
+                for name in super().get_list_display(request)]
 
-    def _yuan_column(self, name):
-        if not isinstance(name, str) or name in (self.list_editable or ()):
-            return name
+    def get_readonly_fields(self, request, obj=None):
+        names = super().get_readonly_fields(request, obj)
+        return [self._yuan_attribute(name) for name in names] if self.fields else names
+
+    def get_fields(self, request, obj=None):
+        names = super().get_fields(request, obj)
+        if not self.fields:
+            return names
+        readonly = set(super().get_readonly_fields(request, obj))
+        return [self._yuan_attribute(name) if name in readonly else name for name in names]
+
+    def _money_field(self, name):
+        if not isinstance(name, str) or name in (getattr(self, "list_editable", None) or ()):
+            return None
         try:
             field = self.model._meta.get_field(name)
         except FieldDoesNotExist:
-            return name
-        if not (isinstance(field, DecimalField) and field.decimal_places == 2):
-            return name
+            return None
+        return field if isinstance(field, DecimalField) and field.decimal_places == 2 else None
+
+    def _yuan_column(self, name: str):
+        field = self._money_field(name)
 
         def column(obj):
             return yuan(getattr(obj, name))
@@ -93,6 +108,16 @@ class YuanColumnsMixin:
         column.short_description = field.verbose_name
         column.admin_order_field = name
         return column
+
+    def _yuan_attribute(self, name):
+        """The name of a read-only display of the money field `name` on this admin (made on first use)."""
+        field = self._money_field(name)
+        if field is None:
+            return name
+        attribute = f"{name}_yuan"
+        if not hasattr(self, attribute):
+            setattr(self, attribute, self._yuan_column(name))
+        return attribute
 
 
 class ServiceActionsMixin:

@@ -189,7 +189,7 @@ class ConsoleModelAdmin(ScopedAdminMixin, ServiceSaveMixin, ServiceActionsMixin,
         super().save_model(request, obj, form, change)
 
 
-class ConsoleInline(ScopedAdminMixin, TabularInline):
+class ConsoleInline(ScopedAdminMixin, YuanColumnsMixin, TabularInline):
     pass
 
 

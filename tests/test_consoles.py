@@ -480,3 +480,13 @@ def test_a_bargain_campaign_is_created_through_the_service(client):
     assert response.status_code == 302
     campaign = BargainCampaign.objects.get()
     assert (campaign.listing, campaign.floor_price, campaign.helpers_needed) == (listing, Decimal("35.00"), 5)
+
+
+def test_a_merchant_reads_an_orders_money_in_yuan(client):
+    store = StoreFactory()
+    order = paid_order(shippable_listing(store, SupplierFactory()), key="yuan-1")
+    client.force_login(store.owner)
+    page = client.get(reverse("merchant_console:mall_order_change", args=[order.pk])).content.decode()
+    assert f"¥{order.total:,.2f}" in page  # the order's total and its line's paid amount
+    listing_page = client.get(reverse("merchant_console:mall_listing_changelist")).content.decode()
+    assert "¥50.00" in listing_page
