@@ -1,4 +1,5 @@
 """Auth and profile endpoints of the mini-program client. Token authentication: `Authorization: Token <key>`."""
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -8,6 +9,7 @@ from rest_framework.views import APIView
 
 from accounts import services
 from core.errors import ValidationFailed
+from core.openapi import errors
 
 
 class PhoneRateThrottle(SimpleRateThrottle):
@@ -64,7 +66,7 @@ class LoginCodeSendApi(APIView):
         expires_in_seconds = serializers.IntegerField()
         resend_after_seconds = serializers.IntegerField()
 
-    @extend_schema(request=Input, responses={202: Output}, tags=["auth"])
+    @extend_schema(summary="发送登录验证码 Send a login code", request=Input, responses={202: Output}, tags=["auth"])
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -87,7 +89,7 @@ class LoginApi(APIView):
     class Input(serializers.Serializer):
         phone = PhoneField(max_length=32)
         code = serializers.RegexField(r"^\d{4,8}$", max_length=8, error_messages={
-            "invalid": "验证码为数字 (the code is digits only)"})
+            "invalid": _("the code is digits only")})
 
     @extend_schema_serializer(component_name="LoginOutput")
     class Output(serializers.Serializer):
@@ -95,7 +97,8 @@ class LoginApi(APIView):
         created = serializers.BooleanField()
         user = UserOutput()
 
-    @extend_schema(request=Input, responses={200: Output}, tags=["auth"])
+    @extend_schema(summary="验证码登录 Log in with a code", request=Input, responses={200: Output, **errors(403)},
+                   tags=["auth"])
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -108,7 +111,7 @@ class LogoutApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={204: None}, tags=["auth"])
+    @extend_schema(summary="退出登录 Log out", request=None, responses={204: None}, tags=["auth"])
     def post(self, request):
         services.logout(user=request.user)
         return Response(status=204)
@@ -124,11 +127,11 @@ class MeApi(APIView):
         nickname = serializers.CharField(max_length=64, required=False, allow_blank=True)
         avatar_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
 
-    @extend_schema(responses={200: UserOutput}, tags=["auth"])
+    @extend_schema(summary="我的资料 Get my profile", responses={200: UserOutput}, tags=["auth"])
     def get(self, request):
         return Response(UserOutput(request.user).data)
 
-    @extend_schema(request=Input, responses={200: UserOutput}, tags=["auth"])
+    @extend_schema(summary="修改资料 Update my profile", request=Input, responses={200: UserOutput}, tags=["auth"])
     def patch(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)

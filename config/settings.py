@@ -239,7 +239,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.openapi.ApiAutoSchema",
     "DEFAULT_PARSER_CLASSES": [
         "core.parsers.SafeJSONParser",
         "core.parsers.SafeFormParser",
@@ -266,6 +266,30 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "TAGS": [
+        {"name": "auth", "description": "登录与个人资料 Login by SMS code, the API token, the shopper's profile"},
+        {"name": "catalogue", "description": "类目、地区与商品 Categories, provinces and listings (public)"},
+        {"name": "cart", "description": "购物车 The shopper's cart"},
+        {"name": "addresses", "description": "收货地址 The shopper's delivery addresses"},
+        {"name": "orders", "description": "结算与订单 Checkout preview, order submission, cancel, confirm receipt"},
+        {"name": "payments", "description": "支付 Start a payment; the providers' signed callbacks"},
+        {"name": "coupons", "description": "优惠券 Claimable coupons and the shopper's own"},
+        {"name": "group-buys", "description": "拼团 Group-buy campaigns: open a team, join one, follow it"},
+        {"name": "bargains", "description": "砍价 Bargain campaigns: start a session, friends help cut, buy"},
+        {"name": "after-sales", "description": "售后 Refund and return requests of order lines"},
+        {"name": "logistics", "description": "物流回调 Carriers' signed tracking pushes (no user calls these)"},
+        {"name": "supplier", "description": "供应商接口 Suppliers' systems: inventory sync, Bearer supplier token"},
+    ],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "tokenAuth": {"type": "apiKey", "in": "header", "name": "Authorization",
+                          "description": "购物者令牌 Shopper API token from POST /api/v1/auth/login, sent as "
+                                         "`Authorization: Token <token>`"},
+            "supplierToken": {"type": "http", "scheme": "bearer",
+                              "description": "供应商令牌 A supplier's API token (issued in the supplier console), "
+                                             "sent as `Authorization: Bearer <token>`"},
+        },
+    },
 }
 
 # --- Security in production ---

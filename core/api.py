@@ -3,6 +3,8 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, pagination, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -11,16 +13,16 @@ from core.errors import DomainError, TooManyRequests
 
 # DRF's own exceptions, mapped onto our stable codes and human messages.
 _DRF_ERRORS: list[tuple[type[Exception], str, str]] = [
-    (exceptions.ParseError, "malformed_request", "请求体无法解析 (malformed request body)"),
-    (exceptions.ValidationError, "invalid", "输入有误 (invalid input)"),
-    (exceptions.NotAuthenticated, "not_authenticated", "请先登录 (login required)"),
-    (exceptions.AuthenticationFailed, "authentication_failed", "登录凭证无效或已过期 (invalid or expired credentials)"),
-    (exceptions.PermissionDenied, "permission_denied", "没有权限 (permission denied)"),
-    (exceptions.NotFound, "not_found", "对象不存在 (not found)"),
-    (exceptions.MethodNotAllowed, "method_not_allowed", "不支持该请求方法 (method not allowed)"),
-    (exceptions.NotAcceptable, "not_acceptable", "无法提供请求的格式 (not acceptable)"),
-    (exceptions.UnsupportedMediaType, "unsupported_media_type", "不支持的内容类型 (unsupported media type)"),
-    (exceptions.Throttled, "throttled", "请求过于频繁，请稍后再试 (too many requests)"),
+    (exceptions.ParseError, "malformed_request", _("malformed request body")),
+    (exceptions.ValidationError, "invalid", _("invalid input")),
+    (exceptions.NotAuthenticated, "not_authenticated", _("login required")),
+    (exceptions.AuthenticationFailed, "authentication_failed", _("invalid or expired credentials")),
+    (exceptions.PermissionDenied, "permission_denied", _("permission denied")),
+    (exceptions.NotFound, "not_found", _("not found")),
+    (exceptions.MethodNotAllowed, "method_not_allowed", _("method not allowed")),
+    (exceptions.NotAcceptable, "not_acceptable", _("not acceptable")),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type", _("unsupported media type")),
+    (exceptions.Throttled, "throttled", _("too many requests")),
 ]
 
 
@@ -62,15 +64,25 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
 
 class PagePagination(pagination.PageNumberPagination):
+    """A page of a list: `{"count", "next", "previous", "results"}`, chosen with `?page=` (1-based) and
+    `?page_size=` (up to 100). A view that paginates says so with `pagination_class = PagePagination`, which is
+    also what makes the OpenAPI schema type its list as a page."""
+
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        # DRF declares only count and results required; every page carries all four keys.
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["required"] = ["count", "next", "previous", "results"]
+        return paginated
 
     def get_page_number(self, request, paginator):
         # A page past the end or a malformed number is the client's mistake: say so with our error shape.
         raw = request.query_params.get(self.page_query_param, 1)
         if raw in self.last_page_strings:
             return paginator.num_pages
-        refusal = exceptions.ValidationError({"page": ["页码必须是正整数 (page must be a positive integer)"]})
+        refusal = exceptions.ValidationError({"page": [_("page must be a positive integer")]})
         try:
             number = int(raw)
         except (TypeError, ValueError) as error:
@@ -80,10 +92,11 @@ class PagePagination(pagination.PageNumberPagination):
         return number
 
 
+@csrf_exempt  # also the view of the /api/ catch-all: an unknown path answers 404 to every method, POST included
 def not_found_json(request, exception=None):
     """handler404 for /api/: answer with our error shape rather than an HTML page."""
     from django.http import JsonResponse
 
-    return JsonResponse({"code": "not_found", "message": "接口不存在 (no such endpoint)", "detail": None},
+    return JsonResponse({"code": "not_found", "message": _("no such endpoint"), "detail": None},
                         status=status.HTTP_404_NOT_FOUND, json_dumps_params={"ensure_ascii": False})
 

@@ -1,11 +1,13 @@
 """Supplier REST API, authenticated by the supplier's API token: `Authorization: Bearer <token>`."""
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import NotAuthenticated
+from core.openapi import errors
 from supply import services
 from supply.models import Supplier
 
@@ -14,7 +16,7 @@ def supplier_from_request(request) -> Supplier:
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header.startswith("Bearer ") else ""
     if not token:
-        raise NotAuthenticated("缺少供应商令牌 (Authorization: Bearer <supplier token> required)",
+        raise NotAuthenticated(_("Authorization: Bearer <supplier token> required"),
                                code="supplier_token_missing")
     return services.supplier_by_token(token=token)
 
@@ -47,7 +49,11 @@ class InventorySyncApi(APIView):
         stale = serializers.ListField(child=serializers.CharField())
         unknown = serializers.ListField(child=serializers.CharField())
 
-    @extend_schema(request=Input, responses={200: Output}, tags=["supplier"])
+    @extend_schema(summary="库存同步 Sync stock counts", request=Input, responses={200: Output, **errors(401)},
+                   auth=[{"supplierToken": []}], tags=["supplier"],
+                   parameters=[OpenApiParameter("Idempotent-Replayed", str, OpenApiParameter.HEADER, response=[200],
+                                                enum=["true", "false"],
+                                                description="true when this batch id was applied before")])
     def put(self, request):
         supplier = supplier_from_request(request)
         data = self.Input(data=request.data)

@@ -8,7 +8,9 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import PagePagination
 from core.fields import IdField, MoneyField
+from core.openapi import errors
 from mall.api.shop import paginate
 from mall.models import AfterSale
 from mall.services import after_sales
@@ -49,7 +51,8 @@ class AfterSaleRequestApi(APIView):
         quantity = serializers.IntegerField(min_value=1, max_value=999)
         reason = serializers.CharField(max_length=200, trim_whitespace=True)
 
-    @extend_schema(request=Input, responses={201: AfterSaleOutput}, tags=["after-sales"])
+    @extend_schema(summary="申请售后 Request a refund or a return", request=Input,
+                   responses={201: AfterSaleOutput, **errors(409, 422)}, tags=["after-sales"])
     def post(self, request, order_id: int):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -60,7 +63,10 @@ class AfterSaleRequestApi(APIView):
 class AfterSaleListApi(APIView):
     """我的售后 My after-sale requests, newest first."""
 
-    @extend_schema(responses={200: AfterSaleOutput(many=True)}, tags=["after-sales"])
+    pagination_class = PagePagination
+
+    @extend_schema(summary="我的售后 List my after-sale requests", responses={200: AfterSaleOutput(many=True)},
+                   tags=["after-sales"])
     def get(self, request):
         return paginate(self, after_sales.after_sales_of(buyer=request.user), AfterSaleOutput)
 
@@ -68,7 +74,8 @@ class AfterSaleListApi(APIView):
 class AfterSaleDetailApi(APIView):
     """售后详情 One of my after-sale requests."""
 
-    @extend_schema(responses={200: AfterSaleOutput}, tags=["after-sales"])
+    @extend_schema(summary="售后详情 Get an after-sale request", responses={200: AfterSaleOutput},
+                   tags=["after-sales"])
     def get(self, request, after_sale_id: int):
         return Response(_render(request.user, after_sale_id))
 
@@ -81,7 +88,8 @@ class AfterSaleReturnShipmentApi(APIView):
         carrier = serializers.CharField(max_length=64)
         tracking_number = serializers.RegexField(r"^[A-Za-z0-9\-]{4,64}$", max_length=64)
 
-    @extend_schema(request=Input, responses={200: AfterSaleOutput}, tags=["after-sales"])
+    @extend_schema(summary="填写退货物流 Send the return shipment", request=Input,
+                   responses={200: AfterSaleOutput, **errors(409)}, tags=["after-sales"])
     def post(self, request, after_sale_id: int):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -92,7 +100,8 @@ class AfterSaleReturnShipmentApi(APIView):
 class AfterSaleWithdrawApi(APIView):
     """撤销售后 Withdraw my request (before the goods are on their way back)."""
 
-    @extend_schema(request=None, responses={200: AfterSaleOutput}, tags=["after-sales"])
+    @extend_schema(summary="撤销售后 Withdraw an after-sale request", request=None,
+                   responses={200: AfterSaleOutput, **errors(409)}, tags=["after-sales"])
     def post(self, request, after_sale_id: int):
         after_sales.after_sale_withdraw(buyer=request.user, after_sale_id=after_sale_id)
         return Response(_render(request.user, after_sale_id))

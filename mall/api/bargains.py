@@ -8,7 +8,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import PagePagination
 from core.fields import IdempotencyKeyField, IdField, MoneyField
+from core.openapi import errors
 from mall import selectors
 from mall.api.serializers import ListingOutput, OrderOutput
 from mall.api.shop import paginate
@@ -90,8 +92,10 @@ class BargainCampaignListApi(APIView):
     """砍价活动 Running bargain campaigns."""
 
     permission_classes = [AllowAny]
+    pagination_class = PagePagination
 
-    @extend_schema(responses={200: BargainCampaignOutput(many=True)}, tags=["bargains"])
+    @extend_schema(summary="砍价活动 List running bargain campaigns",
+                   responses={200: BargainCampaignOutput(many=True)}, tags=["bargains"])
     def get(self, request):
         return paginate(self, bargains.bargain_campaigns_running(), BargainCampaignOutput)
 
@@ -99,7 +103,8 @@ class BargainCampaignListApi(APIView):
 class BargainOpenApi(APIView):
     """发起砍价 Start bargaining on a campaign (returns my live session of it if I already have one)."""
 
-    @extend_schema(request=None, responses={201: BargainSessionOutput}, tags=["bargains"])
+    @extend_schema(summary="发起砍价 Start a bargain session", request=None,
+                   responses={201: BargainSessionOutput, **errors(422)}, tags=["bargains"])
     def post(self, request, campaign_id: int):
         session = bargains.bargain_open(owner=request.user, campaign_id=campaign_id)
         session = bargains.bargain_session_get(session_id=session.pk)
@@ -118,7 +123,8 @@ class BargainHelpApi(APIView):
         def get_floor_reached(self, help_row) -> bool:
             return help_row.price_after == help_row.session.floor_price
 
-    @extend_schema(request=None, responses={201: Output}, tags=["bargains"])
+    @extend_schema(summary="帮砍一刀 Help cut a friend's price", request=None,
+                   responses={201: Output, **errors(409, 422)}, tags=["bargains"])
     def post(self, request, session_id: int):
         help_row = bargains.bargain_help(session_id=session_id, helper=request.user)
         return Response(self.Output(help_row).data, status=201)
@@ -129,7 +135,7 @@ class BargainSessionApi(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: BargainSessionOutput}, tags=["bargains"])
+    @extend_schema(summary="砍价详情 Get a bargain session", responses={200: BargainSessionOutput}, tags=["bargains"])
     def get(self, request, session_id: int):
         session = bargains.bargain_session_get(session_id=session_id)
         user = request.user if request.user.is_authenticated else None
@@ -144,7 +150,8 @@ class BargainBuyApi(APIView):
         address_id = IdField()
         idempotency_key = IdempotencyKeyField()
 
-    @extend_schema(request=Input, responses={201: OrderOutput}, tags=["bargains"])
+    @extend_schema(summary="砍价下单 Buy at the bargained price", request=Input,
+                   responses={201: OrderOutput, **errors(409, 422)}, tags=["bargains"])
     def post(self, request, session_id: int):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)

@@ -8,13 +8,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.openapi import errors
 from mall.services import tracking
-
-
-class ErrorOutput(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    detail = serializers.JSONField(allow_null=True)
 
 
 class Kuaidi100TrackingPushApi(APIView):
@@ -41,8 +36,9 @@ class Kuaidi100TrackingPushApi(APIView):
         message = serializers.CharField()
 
     @extend_schema(
+        summary="快递100 物流推送 Receive a Kuaidi100 tracking push",
         request={"application/x-www-form-urlencoded": Input},
-        responses={200: Output, 400: ErrorOutput, 401: ErrorOutput, 404: ErrorOutput},
+        responses={200: Output, **errors(401, 404)},
         examples=[OpenApiExample("received", value=tracking.SUCCESS_ANSWER, response_only=True, status_codes=["200"])],
         tags=["logistics"],
     )

@@ -5,6 +5,7 @@ One class per operation: validate, call one service or selector, render. Busines
 import re
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -14,6 +15,7 @@ from rest_framework.views import APIView
 from core.api import PagePagination
 from core.errors import NotFound
 from core.fields import IdempotencyKeyField, IdField, MoneyField
+from core.openapi import errors
 from mall import selectors
 from mall.api.serializers import LineInput, ListingDetailOutput, ListingOutput, OrderOutput, QuoteOutput
 from mall.models import Address, CartItem, CouponTemplate, GroupBuyCampaign, GroupBuyTeam, UserCoupon
@@ -25,7 +27,8 @@ VISITOR_ID = re.compile(r"[A-Za-z0-9_\-]{8,64}")
 
 
 def paginate(view: APIView, queryset, serializer_class) -> Response:
-    paginator = PagePagination()
+    """One page of `queryset` by the view's `pagination_class` (PagePagination), which the schema types as a page."""
+    paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, view.request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
@@ -36,7 +39,8 @@ class CategoryListApi(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: serializers.ListSerializer(child=serializers.DictField())}, tags=["catalogue"])
+    @extend_schema(summary="商品类目树 The category tree",
+                   responses={200: serializers.ListSerializer(child=serializers.DictField())}, tags=["catalogue"])
     def get(self, request):
         return Response(selectors.category_tree())
 
@@ -53,7 +57,7 @@ class RegionListApi(APIView):
         name_en = serializers.CharField()
         tier = serializers.IntegerField()
 
-    @extend_schema(responses={200: Output(many=True)}, tags=["catalogue"])
+    @extend_schema(summary="省份列表 List the provinces", responses={200: Output(many=True)}, tags=["catalogue"])
     def get(self, request):
         return Response(self.Output(Region.objects.all(), many=True).data)
 
@@ -62,6 +66,7 @@ class ListingListApi(APIView):
     """商品列表与搜索 List, filter and search listings (Chinese or English query)."""
 
     permission_classes = [AllowAny]
+    pagination_class = PagePagination
 
     @extend_schema_serializer(component_name="ListingFilter")
     class Filter(serializers.Serializer):
@@ -72,7 +77,8 @@ class ListingListApi(APIView):
         max_price = MoneyField(required=False, min_value=0)
         ordering = serializers.ChoiceField(choices=list(selectors.LISTING_ORDERINGS), required=False)
 
-    @extend_schema(parameters=[Filter], responses={200: ListingOutput(many=True)}, tags=["catalogue"])
+    @extend_schema(summary="商品列表与搜索 List and search listings", parameters=[Filter],
+                   responses={200: ListingOutput(many=True)}, tags=["catalogue"])
     def get(self, request):
         filters = self.Filter(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -88,14 +94,14 @@ class ListingDetailApi(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: ListingDetailOutput}, tags=["catalogue"],
+    @extend_schema(summary="商品详情 Get a listing", responses={200: ListingDetailOutput}, tags=["catalogue"],
                    parameters=[OpenApiParameter("X-Visitor-Id", str, OpenApiParameter.HEADER, required=False,
                                                 description="匿名访客设备号 an anonymous visitor's device id "
                                                             "(8-64 letters, digits, - or _), counted as a view")])
     def get(self, request, listing_id: int):
         listing = selectors.listings_on_sale().filter(pk=listing_id).first()
         if listing is None:
-            raise NotFound("商品不存在或已下架 (no such listing)", code="listing_not_found")
+            raise NotFound(_("no such listing, or it is off sale"), code="listing_not_found")
         visitor_id = request.headers.get("X-Visitor-Id", "")
         catalogue.listing_view(listing=listing, user=request.user if request.user.is_authenticated else None,
                                visitor_id=visitor_id if VISITOR_ID.fullmatch(visitor_id) else "")
@@ -112,7 +118,7 @@ class CartItemOutput(serializers.Serializer):
 class CartApi(APIView):
     """购物车 The cart."""
 
-    @extend_schema(responses={200: CartItemOutput(many=True)}, tags=["cart"])
+    @extend_schema(summary="查看购物车 Get the cart", responses={200: CartItemOutput(many=True)}, tags=["cart"])
     def get(self, request):
         items = (CartItem.objects.filter(user=request.user)
                  .select_related("listing__store", "listing__sku__product__category", "listing__sku__stock")
@@ -123,7 +129,8 @@ class CartApi(APIView):
 class CartItemAddApi(APIView):
     """加入购物车 Add a listing to the cart."""
 
-    @extend_schema(request=LineInput, responses={201: CartItemOutput}, tags=["cart"])
+    @extend_schema(summary="加入购物车 Add to the cart", request=LineInput,
+                   responses={201: CartItemOutput, **errors(404, 422)}, tags=["cart"])
     def post(self, request):
         data = LineInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -138,14 +145,15 @@ class CartItemApi(APIView):
     class Input(serializers.Serializer):
         quantity = serializers.IntegerField(min_value=1, max_value=999)
 
-    @extend_schema(request=Input, responses={200: CartItemOutput}, tags=["cart"])
+    @extend_schema(summary="修改购物车数量 Change a cart item's quantity", request=Input,
+                   responses={200: CartItemOutput}, tags=["cart"])
     def patch(self, request, item_id: int):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         item = catalogue.cart_set_quantity(user=request.user, item_id=item_id, **data.validated_data)
         return Response(CartItemOutput(item).data)
 
-    @extend_schema(responses={204: None}, tags=["cart"])
+    @extend_schema(summary="移出购物车 Remove a cart item", responses={204: None}, tags=["cart"])
     def delete(self, request, item_id: int):
         catalogue.cart_remove(user=request.user, item_id=item_id)
         return Response(status=204)
@@ -178,12 +186,14 @@ class AddressOutput(serializers.Serializer):
 class AddressListApi(APIView):
     """收货地址 Addresses of the shopper (list, add)."""
 
-    @extend_schema(responses={200: AddressOutput(many=True)}, tags=["addresses"])
+    @extend_schema(summary="我的收货地址 List my addresses", responses={200: AddressOutput(many=True)},
+                   tags=["addresses"])
     def get(self, request):
         addresses = Address.objects.filter(user=request.user).select_related("region").order_by("-is_default", "-pk")
         return Response(AddressOutput(addresses, many=True).data)
 
-    @extend_schema(request=AddressInput, responses={201: AddressOutput}, tags=["addresses"])
+    @extend_schema(summary="新增收货地址 Add an address", request=AddressInput,
+                   responses={201: AddressOutput, **errors(404, 422)}, tags=["addresses"])
     def post(self, request):
         data = AddressInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -194,14 +204,15 @@ class AddressListApi(APIView):
 class AddressApi(APIView):
     """修改 / 删除地址 Change or delete one address."""
 
-    @extend_schema(request=AddressInput, responses={200: AddressOutput}, tags=["addresses"])
+    @extend_schema(summary="修改收货地址 Change an address", request=AddressInput,
+                   responses={200: AddressOutput, **errors(422)}, tags=["addresses"])
     def put(self, request, address_id: int):
         data = AddressInput(data=request.data)
         data.is_valid(raise_exception=True)
         address = catalogue.address_save(user=request.user, address_id=address_id, **data.validated_data)
         return Response(AddressOutput(address).data)
 
-    @extend_schema(responses={204: None}, tags=["addresses"])
+    @extend_schema(summary="删除收货地址 Delete an address", responses={204: None}, tags=["addresses"])
     def delete(self, request, address_id: int):
         catalogue.address_delete(user=request.user, address_id=address_id)
         return Response(status=204)
@@ -218,7 +229,8 @@ class CheckoutInput(serializers.Serializer):
 class CheckoutPreviewApi(APIView):
     """结算预览 Price an order (regional price, shipping per supplier, coupon) without placing it."""
 
-    @extend_schema(request=CheckoutInput, responses={200: QuoteOutput}, tags=["orders"])
+    @extend_schema(summary="结算预览 Preview the price of an order", request=CheckoutInput,
+                   responses={200: QuoteOutput, **errors(404, 422)}, tags=["orders"])
     def post(self, request):
         data = CheckoutInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -228,6 +240,8 @@ class CheckoutPreviewApi(APIView):
 
 class OrderListApi(APIView):
     """我的订单 / 提交订单 List my orders; submit an order (idempotent on `idempotency_key`)."""
+
+    pagination_class = PagePagination
 
     @extend_schema_serializer(component_name="OrderSubmitInput")
     class Input(CheckoutInput):
@@ -239,14 +253,16 @@ class OrderListApi(APIView):
     class Filter(serializers.Serializer):
         status = serializers.ChoiceField(choices=orders.Order.Status.choices, required=False)
 
-    @extend_schema(parameters=[Filter], responses={200: OrderOutput(many=True)}, tags=["orders"])
+    @extend_schema(summary="我的订单 List my orders", parameters=[Filter], responses={200: OrderOutput(many=True)},
+                   tags=["orders"])
     def get(self, request):
         filters = self.Filter(data=request.query_params)
         filters.is_valid(raise_exception=True)
         return paginate(self, selectors.orders_of(buyer=request.user, status=filters.validated_data.get("status")),
                         OrderOutput)
 
-    @extend_schema(request=Input, responses={201: OrderOutput, 200: OrderOutput}, tags=["orders"])
+    @extend_schema(summary="提交订单 Submit an order", request=Input,
+                   responses={201: OrderOutput, 200: OrderOutput, **errors(404, 422)}, tags=["orders"])
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -258,7 +274,7 @@ class OrderListApi(APIView):
 class OrderDetailApi(APIView):
     """订单详情 One of my orders."""
 
-    @extend_schema(responses={200: OrderOutput}, tags=["orders"])
+    @extend_schema(summary="订单详情 Get one of my orders", responses={200: OrderOutput}, tags=["orders"])
     def get(self, request, order_id: int):
         order = orders.order_for_buyer(buyer=request.user, order_id=order_id)
         return Response(OrderOutput(selectors.order_details(order)).data)
@@ -267,7 +283,8 @@ class OrderDetailApi(APIView):
 class OrderCancelApi(APIView):
     """取消订单 Cancel an unpaid order (stock and coupon come back)."""
 
-    @extend_schema(request=None, responses={200: OrderOutput}, tags=["orders"])
+    @extend_schema(summary="取消订单 Cancel an order", request=None, responses={200: OrderOutput, **errors(409)},
+                   tags=["orders"])
     def post(self, request, order_id: int):
         order = orders.order_cancel(order_id=order_id, buyer=request.user, actor=request.user)
         return Response(OrderOutput(selectors.order_details(order)).data)
@@ -276,7 +293,8 @@ class OrderCancelApi(APIView):
 class OrderConfirmReceiptApi(APIView):
     """确认收货 Confirm receipt of a delivered order."""
 
-    @extend_schema(request=None, responses={200: OrderOutput}, tags=["orders"])
+    @extend_schema(summary="确认收货 Confirm receipt", request=None, responses={200: OrderOutput, **errors(409)},
+                   tags=["orders"])
     def post(self, request, order_id: int):
         order = orders.order_confirm_receipt(order_id=order_id, buyer=request.user)
         return Response(OrderOutput(selectors.order_details(order)).data)
@@ -294,7 +312,8 @@ class PaymentInfoOutput(serializers.Serializer):
 class OrderPayApi(APIView):
     """发起支付 Start paying an order: what the payment provider needs."""
 
-    @extend_schema(request=None, responses={200: PaymentInfoOutput}, tags=["payments"])
+    @extend_schema(summary="发起支付 Start paying an order", request=None,
+                   responses={200: PaymentInfoOutput, **errors(409)}, tags=["payments"])
     def post(self, request, order_id: int):
         order = orders.order_for_buyer(buyer=request.user, order_id=order_id)
         return Response(payments.payment_checkout(order=order))
@@ -304,11 +323,19 @@ class SimulatedGatewayPayApi(APIView):
     """模拟支付 The built-in simulated gateway (dev/demo only): pays the order and sends us its signed callback.
     Answers 404 unless the simulated gateway is enabled (debug, or PAYMENT_PROVIDERS names it)."""
 
-    @extend_schema(request=None, responses={200: OrderOutput}, tags=["payments"])
+    @extend_schema(summary="模拟支付 Pay with the simulated gateway", request=None,
+                   responses={200: OrderOutput, **errors(409, 422)}, tags=["payments"])
     def post(self, request, order_id: int):
         order = orders.order_for_buyer(buyer=request.user, order_id=order_id)
         payment = payments.simulated_gateway_pay(order=order)
         return Response(OrderOutput(selectors.order_details(payment.order)).data)
+
+
+@extend_schema_serializer(component_name="PaymentCallbackOutput")
+class PaymentCallbackOutput(serializers.Serializer):
+    code = serializers.CharField()
+    payment_id = serializers.IntegerField()
+    order_id = serializers.IntegerField()
 
 
 class PaymentCallbackApi(APIView):
@@ -317,7 +344,8 @@ class PaymentCallbackApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(request={"application/json": {"type": "object"}}, responses={200: None}, tags=["payments"])
+    @extend_schema(summary="支付回调 Payment provider callback", request={"application/json": {"type": "object"}},
+                   responses={200: PaymentCallbackOutput, **errors(401, 409, 422)}, tags=["payments"])
     def post(self, request, provider: str):
         payment = payments.payment_callback(provider=provider, body=request.body,
                                             signature=request.headers.get("X-Signature", ""))
@@ -355,12 +383,14 @@ class CouponTemplateListApi(APIView):
     """可领取的优惠券 Coupons that can be claimed (optionally of one store)."""
 
     permission_classes = [AllowAny]
+    pagination_class = PagePagination
 
     @extend_schema_serializer(component_name="CouponFilter")
     class Filter(serializers.Serializer):
         store = IdField(required=False)
 
-    @extend_schema(parameters=[Filter], responses={200: CouponTemplateOutput(many=True)}, tags=["coupons"])
+    @extend_schema(summary="可领取的优惠券 List claimable coupons", parameters=[Filter],
+                   responses={200: CouponTemplateOutput(many=True)}, tags=["coupons"])
     def get(self, request):
         filters = self.Filter(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -377,7 +407,8 @@ class CouponClaimApi(APIView):
     class Input(serializers.Serializer):
         template_id = IdField()
 
-    @extend_schema(request=Input, responses={201: UserCouponOutput}, tags=["coupons"])
+    @extend_schema(summary="领取优惠券 Claim a coupon", request=Input,
+                   responses={201: UserCouponOutput, **errors(404, 422)}, tags=["coupons"])
     def post(self, request):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -388,11 +419,14 @@ class CouponClaimApi(APIView):
 class MyCouponListApi(APIView):
     """我的优惠券 My coupons."""
 
+    pagination_class = PagePagination
+
     @extend_schema_serializer(component_name="MyCouponFilter")
     class Filter(serializers.Serializer):
         status = serializers.ChoiceField(choices=UserCoupon.Status.choices, required=False)
 
-    @extend_schema(parameters=[Filter], responses={200: UserCouponOutput(many=True)}, tags=["coupons"])
+    @extend_schema(summary="我的优惠券 List my coupons", parameters=[Filter],
+                   responses={200: UserCouponOutput(many=True)}, tags=["coupons"])
     def get(self, request):
         filters = self.Filter(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -441,8 +475,10 @@ class GroupBuyCampaignListApi(APIView):
     """拼团活动 Running group-buy campaigns."""
 
     permission_classes = [AllowAny]
+    pagination_class = PagePagination
 
-    @extend_schema(responses={200: GroupBuyCampaignOutput(many=True)}, tags=["group-buys"])
+    @extend_schema(summary="拼团活动 List running group-buy campaigns",
+                   responses={200: GroupBuyCampaignOutput(many=True)}, tags=["group-buys"])
     def get(self, request):
         from django.utils import timezone
 
@@ -456,7 +492,8 @@ class GroupBuyCampaignListApi(APIView):
 class GroupBuyOpenApi(APIView):
     """开团 Open a team (pay the returned order to open it)."""
 
-    @extend_schema(request=GroupBuyJoinInput, responses={201: GroupBuyTeamOutput}, tags=["group-buys"])
+    @extend_schema(summary="开团 Open a group-buy team", request=GroupBuyJoinInput,
+                   responses={201: GroupBuyTeamOutput, **errors(422)}, tags=["group-buys"])
     def post(self, request, campaign_id: int):
         data = GroupBuyJoinInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -467,7 +504,8 @@ class GroupBuyOpenApi(APIView):
 class GroupBuyJoinApi(APIView):
     """参团 Join an open team (pay the returned order within the pay window)."""
 
-    @extend_schema(request=GroupBuyJoinInput, responses={201: GroupBuyTeamOutput}, tags=["group-buys"])
+    @extend_schema(summary="参团 Join a group-buy team", request=GroupBuyJoinInput,
+                   responses={201: GroupBuyTeamOutput, **errors(422)}, tags=["group-buys"])
     def post(self, request, team_id: int):
         data = GroupBuyJoinInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -480,7 +518,7 @@ class GroupBuyTeamApi(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: GroupBuyTeamOutput}, tags=["group-buys"])
+    @extend_schema(summary="拼团详情 Get a group-buy team", responses={200: GroupBuyTeamOutput}, tags=["group-buys"])
     def get(self, request, team_id: int):
         team = get_object_or_404(GroupBuyTeam, pk=team_id)
         user = request.user if request.user.is_authenticated else None
