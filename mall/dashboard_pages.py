@@ -22,9 +22,25 @@ MUTED = "var(--color-primary-300)"
 GREY = "var(--color-base-300)"
 
 
-def _chart(title: str, kind: str, labels: Iterable[str], datasets: list[dict], wide: bool = False) -> dict:
+def _chart_options(kind: str, stacked: bool) -> dict:
+    """Chart.js options of our charts: unfold's own draw bars 4 px wide and on top of each other (`grouped: false`),
+    which hides every dataset but the first; ours group (or stack) them, with a legend naming each."""
+    options = {"animation": False, "responsive": True, "maintainAspectRatio": False,
+               "plugins": {"legend": {"display": True, "align": "end", "labels": {"boxWidth": 10, "boxHeight": 10}}},
+               "scales": {"x": {"stacked": stacked, "grid": {"display": False}},
+                          "y": {"stacked": stacked, "beginAtZero": True}}}
+    if kind == "bar":
+        options.update(grouped=not stacked, maxBarThickness=28, categoryPercentage=0.8, barPercentage=0.9)
+    else:
+        options.update(elements={"point": {"radius": 0}, "line": {"borderWidth": 2, "tension": 0}})
+    return options
+
+
+def _chart(title: str, kind: str, labels: Iterable[str], datasets: list[dict], *, wide: bool = False,
+           stacked: bool = False) -> dict:
     return {"title": title, "type": kind, "height": 260, "span_class": "lg:col-span-2" if wide else "",
-            "data": json.dumps({"labels": list(labels), "datasets": datasets}, ensure_ascii=False)}
+            "data": json.dumps({"labels": list(labels), "datasets": datasets}, ensure_ascii=False),
+            "options": json.dumps(_chart_options(kind, stacked))}
 
 
 def _series(label: str, values: Iterable, color: str, **extra) -> dict:
@@ -84,11 +100,11 @@ def merchant_dashboard(request, context):
         ],
         "charts": [
             _chart("近 30 天销售额 sales, last 30 days", "line", _day_labels(days), [
-                _series("销售额 sales (¥)", (entry.sales for entry in figures.daily), BRAND, displayYAxis=True),
+                _series("销售额 sales (¥)", (entry.sales for entry in figures.daily), BRAND),
                 _series("退款 refunded (¥)", (entry.refunded for entry in figures.daily), GREY),
             ]),
             _chart("近 30 天订单数 paid orders, last 30 days", "bar", _day_labels(days), [
-                _series("订单 orders", (entry.orders for entry in figures.daily), BRAND, displayYAxis=True),
+                _series("订单 orders", (entry.orders for entry in figures.daily), BRAND),
             ]),
         ],
         "tables": [
@@ -124,7 +140,7 @@ def supplier_dashboard(request, context):
         "charts": [
             _chart("近 30 天各省销售额 sales by province, last 30 days", "bar",
                    [entry.province or "未知 unknown" for entry in provinces], [
-                       _series("销售额 sales (¥)", (entry.amount for entry in provinces), BRAND, displayYAxis=True),
+                       _series("销售额 sales (¥)", (entry.amount for entry in provinces), BRAND),
                        _series("货款 supply amount (¥)", (entry.supply_amount for entry in provinces), MUTED),
                    ], wide=True),
         ],
@@ -158,15 +174,15 @@ def operator_dashboard(request, context):
         ],
         "charts": [
             _chart(f"每日 GMV (近 {figures.days} 天) GMV per day", "line", _day_labels(days), [
-                _series("GMV (¥)", (entry.sales for entry in figures.gmv_daily), BRAND, displayYAxis=True),
+                _series("GMV (¥)", (entry.sales for entry in figures.gmv_daily), BRAND),
             ], wide=True),
             _chart("下单漏斗 order funnel", "bar", [label for label, _count in stages], [
-                _series("人数 people", (count for _label, count in stages), BRAND, displayYAxis=True),
+                _series("人数 people", (count for _label, count in stages), BRAND),
             ]),
             _chart("新客户与回头客 new and returning customers", "bar", _day_labels(days), [
-                _series("新客户 new", (entry.new for entry in figures.customers_daily), BRAND, displayYAxis=True),
+                _series("新客户 new", (entry.new for entry in figures.customers_daily), BRAND),
                 _series("回头客 returning", (entry.returning for entry in figures.customers_daily), MUTED),
-            ]),
+            ], stacked=True),
         ],
     }
     return context
