@@ -1,5 +1,6 @@
 """The landing dashboards of the three admin sites: each shows its user's own figures (mall.dashboards) for the
 day the page names, and nothing else's."""
+import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -103,3 +104,14 @@ def test_the_supplier_and_operator_dashboards_show_their_figures(client, two_sho
     assert _kpis(response)["gmv"] == yuan(figures.gmv) != yuan(0)
     charts = response.context["dashboard"]["charts"]
     assert [chart["type"] for chart in charts] == ["line", "bar", "bar"]
+
+
+def test_no_chart_draws_one_dataset_over_another(client, two_shops):
+    """unfold's default bar options draw every dataset at the same place (grouped: false): ours must not."""
+    client.force_login(UserFactory(role=Role.OPERATOR, is_staff=True, is_superuser=True))
+    for site in ("/admin/", "/merchant/", "/supplier/"):
+        for chart in client.get(site).context["dashboard"]["charts"]:
+            if chart["type"] != "bar" or len(json.loads(chart["data"])["datasets"]) < 2:
+                continue
+            options = json.loads(chart["options"])
+            assert options["grouped"] or options["scales"]["y"]["stacked"], (site, chart["title"])
