@@ -627,6 +627,9 @@ class AfterSale(TimeStampedModel):
         REFUSED = "refused", "已拒绝 refused"
         WITHDRAWN = "withdrawn", "已撤销 withdrawn"
 
+    # Still the merchant's or the shopper's to act on (售后中): the rest are settled.
+    OPEN_STATUSES = (Status.REQUESTED, Status.AWAITING_RETURN, Status.RETURN_SHIPPED)
+
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="after_sales", verbose_name="订单 order")
     line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="after_sales",
                              verbose_name="订单明细 order line")

@@ -1,9 +1,9 @@
 """Reads of the storefront: categories, listing search, orders of a shopper."""
 from decimal import Decimal
 
-from django.db.models import Model, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Count, Exists, Model, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 
-from mall.models import Listing, Order, Shipment, Store
+from mall.models import AfterSale, Listing, Order, Shipment, Store
 from supply.models import Category, Product, Supplier
 from supply.search import query_terms
 
@@ -61,6 +61,21 @@ def orders_of(*, buyer, status: str | None = None) -> QuerySet[Order]:
     if status:
         orders = orders.filter(status=status)
     return orders
+
+
+def order_counts_of(*, buyer) -> dict[str, int]:
+    """The badge row of "my orders" (待付款 / 拼团中 / 待发货 / 待收货 / 售后), in one query: orders awaiting payment,
+    paid group-buy orders waiting for their team, paid orders not shipped yet, shipped or delivered orders not yet
+    confirmed, and orders with an after-sale still open."""
+    open_after_sale = Exists(AfterSale.objects.filter(order=OuterRef("pk"), status__in=AfterSale.OPEN_STATUSES))
+    Status = Order.Status
+    return Order.objects.filter(buyer=buyer).aggregate(
+        pending_payment=Count("pk", filter=Q(status=Status.PENDING_PAYMENT)),
+        grouping=Count("pk", filter=Q(status=Status.GROUPING)),
+        to_ship=Count("pk", filter=Q(status=Status.PAID)),
+        to_receive=Count("pk", filter=Q(status__in=[Status.SHIPPED, Status.DELIVERED])),
+        after_sale=Count("pk", filter=Q(open_after_sale)),
+    )
 
 
 def relations_remember(instance: Model, **relations: list) -> None:

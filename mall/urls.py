@@ -15,6 +15,7 @@ urlpatterns = [
     path("addresses/<id:address_id>", shop.AddressApi.as_view()),
     path("checkout/preview", shop.CheckoutPreviewApi.as_view()),
     path("orders", shop.OrderListApi.as_view()),
+    path("orders/counts", shop.OrderCountsApi.as_view()),
     path("orders/<id:order_id>", shop.OrderDetailApi.as_view()),
     path("orders/<id:order_id>/cancel", shop.OrderCancelApi.as_view()),
     path("orders/<id:order_id>/confirm-receipt", shop.OrderConfirmReceiptApi.as_view()),

@@ -271,6 +271,22 @@ class OrderListApi(APIView):
         return Response(OrderOutput(selectors.order_details(order)).data, status=201 if created else 200)
 
 
+class OrderCountsOutput(serializers.Serializer):
+    pending_payment = serializers.IntegerField(help_text="待付款 awaiting payment")
+    grouping = serializers.IntegerField(help_text="拼团中 paid, waiting for the team")
+    to_ship = serializers.IntegerField(help_text="待发货 paid, not shipped yet")
+    to_receive = serializers.IntegerField(help_text="待收货 shipped or delivered, receipt not confirmed")
+    after_sale = serializers.IntegerField(help_text="售后 with an after-sale still open")
+
+
+class OrderCountsApi(APIView):
+    """订单角标 How many of my orders wait at each step (the badge row of "my orders")."""
+
+    @extend_schema(summary="订单角标 Count my orders by step", responses={200: OrderCountsOutput}, tags=["orders"])
+    def get(self, request):
+        return Response(OrderCountsOutput(selectors.order_counts_of(buyer=request.user)).data)
+
+
 class OrderDetailApi(APIView):
     """订单详情 One of my orders."""
 

@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 S = Order.Status
 P = Order.PaymentStatus
 A = Order.AfterSaleStatus
-OPEN_AFTER_SALES = (AfterSale.Status.REQUESTED, AfterSale.Status.AWAITING_RETURN, AfterSale.Status.RETURN_SHIPPED)
+OPEN_AFTER_SALES = AfterSale.OPEN_STATUSES
 
 
 class RefundRetryLater(Exception):
