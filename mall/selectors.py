@@ -1,9 +1,11 @@
-"""Reads of the storefront: categories, listing search, orders of a shopper."""
+"""Reads of the storefront: categories, listing search, the cart, orders of a shopper."""
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Count, Exists, Model, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 
-from mall.models import AfterSale, Listing, Order, Shipment, Store
+from core.money import ZERO
+from mall.models import AfterSale, CartItem, Listing, Order, Shipment, Store
 from supply.models import Category, Product, Supplier
 from supply.search import query_terms
 
@@ -39,6 +41,49 @@ def listing_search(*, query: str = "", category_id: int | None = None, store_id:
     if max_price is not None:
         listings = listings.filter(price__lte=max_price)
     return listings.order_by(*LISTING_ORDERINGS.get(ordering, LISTING_ORDERINGS["newest"]))
+
+
+@dataclass(frozen=True)
+class CartLine:
+    item: CartItem
+    line_total: Decimal  # the listing's price x quantity (checkout preview adds regional prices, shipping, coupons)
+    purchasable: bool  # on sale and enough stock for the quantity: counted in the totals, can go to checkout
+
+
+@dataclass(frozen=True)
+class CartStore:
+    store: Store
+    lines: tuple[CartLine, ...]
+    subtotal: Decimal  # of its purchasable lines
+    units: int
+
+
+@dataclass(frozen=True)
+class Cart:
+    stores: tuple[CartStore, ...]  # the store of the most recently touched item first
+    total: Decimal
+    units: int
+
+
+def cart_of(*, user) -> Cart:
+    """The shopper's cart grouped by store, as a mini-program shows it (one order per store at checkout). A line
+    whose listing went off sale, or wants more than is in stock, stays in the cart but out of the totals."""
+    items = list(CartItem.objects.filter(user=user)
+                 .select_related("listing__store", "listing__sku__product__category", "listing__sku__stock")
+                 .order_by("-updated_at", "-pk"))
+    on_sale = set(listings_on_sale().filter(pk__in=[item.listing_id for item in items]).values_list("pk", flat=True))
+    grouped: dict[int, list[CartLine]] = {}
+    for item in items:
+        stock = getattr(item.listing.sku, "stock", None)
+        purchasable = item.listing_id in on_sale and stock is not None and stock.available >= item.quantity
+        grouped.setdefault(item.listing.store_id, []).append(
+            CartLine(item=item, line_total=item.listing.price * item.quantity, purchasable=purchasable))
+    stores = tuple(CartStore(store=lines[0].item.listing.store, lines=tuple(lines),
+                             subtotal=sum((line.line_total for line in lines if line.purchasable), ZERO),
+                             units=sum(line.item.quantity for line in lines if line.purchasable))
+                   for lines in grouped.values())
+    return Cart(stores=stores, total=sum((store.subtotal for store in stores), ZERO),
+                units=sum(store.units for store in stores))
 
 
 def category_tree() -> list[dict]:

@@ -18,7 +18,7 @@ from core.fields import IdempotencyKeyField, IdField, MoneyField
 from core.openapi import errors
 from mall import selectors
 from mall.api.serializers import LineInput, ListingDetailOutput, ListingOutput, OrderOutput, QuoteOutput
-from mall.models import Address, CartItem, CouponTemplate, GroupBuyCampaign, GroupBuyTeam, UserCoupon
+from mall.models import Address, CouponTemplate, GroupBuyCampaign, GroupBuyTeam, UserCoupon
 from mall.services import catalogue, coupons, group_buys, orders, payments, quotes
 from supply.models import Region
 
@@ -115,15 +115,35 @@ class CartItemOutput(serializers.Serializer):
     listing = ListingOutput()
 
 
-class CartApi(APIView):
-    """购物车 The cart."""
+class CartLineOutput(serializers.Serializer):
+    id = serializers.IntegerField(source="item.id")
+    quantity = serializers.IntegerField(source="item.quantity")
+    listing = ListingOutput(source="item.listing")
+    line_total = MoneyField(help_text="售价 x 数量 price x quantity")
+    purchasable = serializers.BooleanField(
+        help_text="在售且库存充足 on sale with enough stock (else 失效, not in the totals)")
 
-    @extend_schema(summary="查看购物车 Get the cart", responses={200: CartItemOutput(many=True)}, tags=["cart"])
+
+class CartStoreOutput(serializers.Serializer):
+    store_id = serializers.IntegerField(source="store.id")
+    store_name = serializers.CharField(source="store.name")
+    items = CartLineOutput(many=True, source="lines")
+    subtotal = MoneyField()
+    units = serializers.IntegerField()
+
+
+class CartOutput(serializers.Serializer):
+    stores = CartStoreOutput(many=True)
+    total = MoneyField()
+    units = serializers.IntegerField()
+
+
+class CartApi(APIView):
+    """购物车 The cart, grouped by store."""
+
+    @extend_schema(summary="查看购物车 Get the cart, grouped by store", responses={200: CartOutput}, tags=["cart"])
     def get(self, request):
-        items = (CartItem.objects.filter(user=request.user)
-                 .select_related("listing__store", "listing__sku__product__category", "listing__sku__stock")
-                 .order_by("-updated_at"))
-        return Response(CartItemOutput(items, many=True).data)
+        return Response(CartOutput(selectors.cart_of(user=request.user)).data)
 
 
 class CartItemAddApi(APIView):
