@@ -3,9 +3,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Count, Exists, Model, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.utils import timezone
 
 from core.money import ZERO
-from mall.models import AfterSale, CartItem, Listing, Order, Shipment, Store
+from mall.models import AfterSale, CartItem, Listing, Order, Shipment, Store, UserCoupon
+from mall.services.quotes import coupon_applies_to, coupon_discount
 from supply.models import Category, Product, Supplier
 from supply.search import query_terms
 
@@ -84,6 +86,36 @@ def cart_of(*, user) -> Cart:
                    for lines in grouped.values())
     return Cart(stores=stores, total=sum((store.subtotal for store in stores), ZERO),
                 units=sum(store.units for store in stores))
+
+
+@dataclass(frozen=True)
+class CartCoupon:
+    coupon: UserCoupon
+    discount: Decimal  # what it takes off the store's purchasable lines at cart prices (0: not usable now)
+    shortfall: Decimal  # how much more of its scope the cart needs to reach the threshold (凑单); 0 when usable
+
+
+def cart_coupons(*, user, cart: Cart) -> dict[int, tuple[CartCoupon, ...]]:
+    """Store id -> the shopper's coupons of that store that are valid now, the best first: what each would take off
+    this cart, or how far the cart is from its threshold. Estimated at cart prices; the checkout preview gives
+    the exact discount at the shipping address's prices (the same coupon rules, `mall.services.quotes`)."""
+    now = timezone.now()
+    coupons = list(UserCoupon.objects.filter(
+        user=user, status=UserCoupon.Status.AVAILABLE, valid_from__lte=now, valid_to__gt=now,
+        template__is_active=True, template__store_id__in=[store.store.pk for store in cart.stores])
+        .select_related("template").prefetch_related("template__categories", "template__listings").order_by("pk"))
+    offers: dict[int, tuple[CartCoupon, ...]] = {}
+    for store in cart.stores:
+        lines = [line for line in store.lines if line.purchasable]
+        entries = []
+        for coupon in (coupon for coupon in coupons if coupon.template.store_id == store.store.pk):
+            in_scope = sum((line.line_total for line in lines if coupon_applies_to(coupon.template, line.item.listing)),
+                           ZERO)
+            discount = coupon_discount(coupon.template, in_scope)
+            shortfall = ZERO if discount > 0 else max(coupon.template.threshold - in_scope, ZERO)
+            entries.append(CartCoupon(coupon=coupon, discount=discount, shortfall=shortfall))
+        offers[store.store.pk] = tuple(sorted(entries, key=lambda entry: (-entry.discount, entry.shortfall)))
+    return offers
 
 
 def category_tree() -> list[dict]:

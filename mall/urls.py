@@ -10,6 +10,7 @@ urlpatterns = [
     path("listings/<id:listing_id>", shop.ListingDetailApi.as_view()),
     path("cart", shop.CartApi.as_view()),
     path("cart/items", shop.CartItemAddApi.as_view()),
+    path("cart/coupons", shop.CartCouponsApi.as_view()),
     path("cart/items/<id:item_id>", shop.CartItemApi.as_view()),
     path("addresses", shop.AddressListApi.as_view()),
     path("addresses/<id:address_id>", shop.AddressApi.as_view()),

@@ -415,6 +415,37 @@ class UserCouponOutput(serializers.Serializer):
     template = CouponTemplateOutput()
 
 
+class CartCouponOutput(serializers.Serializer):
+    coupon = UserCouponOutput()
+    usable = serializers.SerializerMethodField(help_text="这张购物车现在可用 usable on this cart now")
+    discount = MoneyField(help_text="预计优惠 the estimated discount (checkout preview gives the exact one)")
+    shortfall = MoneyField(help_text="还差多少可用 how much more of its scope reaches the threshold (凑单)")
+
+    def get_usable(self, offer) -> bool:
+        return offer.discount > 0
+
+
+class CartStoreCouponsOutput(serializers.Serializer):
+    store_id = serializers.IntegerField()
+    coupons = CartCouponOutput(many=True)
+
+
+class CartCouponsOutput(serializers.Serializer):
+    stores = CartStoreCouponsOutput(many=True)
+
+
+class CartCouponsApi(APIView):
+    """购物车可用优惠券 My coupons for the cart, per store: usable ones with their discount, the others with what is
+    missing."""
+
+    @extend_schema(summary="购物车可用优惠券 Coupons for my cart", responses={200: CartCouponsOutput}, tags=["cart"])
+    def get(self, request):
+        cart = selectors.cart_of(user=request.user)
+        offers = selectors.cart_coupons(user=request.user, cart=cart)
+        return Response(CartCouponsOutput({"stores": [{"store_id": store_id, "coupons": coupons}
+                                                      for store_id, coupons in offers.items()]}).data)
+
+
 class CouponTemplateListApi(APIView):
     """可领取的优惠券 Coupons that can be claimed (optionally of one store)."""
 

@@ -1,13 +1,23 @@
 """The cart grouped by store (GET /api/v1/cart): each store's lines with its subtotal, the cart's total, and lines
 that cannot be bought now (listing off sale, not enough stock) kept but out of the totals."""
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from mall.models import CartItem, Listing
+from mall.models import CartItem, CouponTemplate, Listing, UserCoupon
+from mall.services import coupons
 from supply.models import Stock
-from tests.factories import ListingFactory, ProductFactory, SKUFactory, StoreFactory
+from tests.factories import (
+    CategoryFactory,
+    CouponTemplateFactory,
+    ListingFactory,
+    ProductFactory,
+    SKUFactory,
+    StoreFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -56,3 +66,30 @@ def test_an_empty_cart_and_no_login(buyer):
     client.force_authenticate(buyer)
     assert client.get("/api/v1/cart").json() == {"stores": [], "total": "0.00", "units": 0}
     assert APIClient().get("/api/v1/cart").status_code == 401
+
+
+def test_the_carts_coupons_say_what_each_takes_off_or_how_much_is_missing(buyer, listing, supplier):
+    client = APIClient()
+    client.force_authenticate(buyer)
+    _add(client, listing, 2)  # 100.00 in the listing's store
+    store = listing.store
+    ten_off_100 = CouponTemplateFactory(store=store, name="满100减10", amount_off=Decimal("10.00"))
+    thirty_off_200 = CouponTemplateFactory(store=store, name="满200减30", amount_off=Decimal("30.00"),
+                                           threshold=Decimal("200.00"))
+    other_category = CouponTemplateFactory(store=store, name="类目券", scope=CouponTemplate.Scope.CATEGORY,
+                                           amount_off=Decimal("5.00"), threshold=Decimal("0"))
+    other_category.categories.add(CategoryFactory())
+    expired = CouponTemplateFactory(store=store, name="已过期")
+    elsewhere = CouponTemplateFactory(name="别家店")  # another store, nothing of it in the cart
+    for template in (ten_off_100, thirty_off_200, other_category, expired, elsewhere):
+        coupons.coupon_claim(user=buyer, template_id=template.pk)
+    UserCoupon.objects.filter(template=expired).update(valid_to=timezone.now() - timedelta(minutes=1))
+
+    stores = client.get("/api/v1/cart/coupons").json()["stores"]
+
+    assert [store_offers["store_id"] for store_offers in stores] == [store.pk]
+    offers = [(offer["coupon"]["template"]["name"], offer["usable"], offer["discount"], offer["shortfall"])
+              for offer in stores[0]["coupons"]]
+    assert offers == [("满100减10", True, "10.00", "0.00"), ("类目券", False, "0.00", "0.00"),
+                      ("满200减30", False, "0.00", "100.00")]
+    assert UserCoupon.objects.filter(user=buyer, status=UserCoupon.Status.AVAILABLE).count() == 5  # nothing locked
