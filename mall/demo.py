@@ -868,8 +868,8 @@ def catalogue_ensure(*, plan: DemoPlan, categories: dict[str, Category], supplie
             products.append(Product(
                 supplier=supplier, category=category, title=planned.title, status=Product.Status.ACTIVE,
                 shipping_template_id=templates[supplier.pk],
-                attributes={"source": "UCI Online Retail", "stock_code": planned.code,
-                            "gbp_modal_price": str(planned.modal_price_gbp)},
+                source={"data_set": "UCI Online Retail", "stock_code": planned.code,
+                        "gbp_modal_price": str(planned.modal_price_gbp)},
                 search_document=search_document(planned.title, category.name)))
         Product.objects.bulk_create(products, batch_size=BATCH_SIZE)
         skus = [SKU(product_id=product.pk, code=planned.code, spec_values={}, cost_price=planned.cost_price,

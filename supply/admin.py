@@ -242,7 +242,7 @@ class ProductAdmin(ReadOnlyAdminMixin, ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("supplier", "category", "shipping_template__supplier")
     fields = ("supplier", "title", "category", "status", "shipping_template", "description", "image_urls",
-              "attributes", "created_at", "updated_at")
+              "attributes", "source", "created_at", "updated_at")
     readonly_fields = fields
     inlines = [SKUInline]
 

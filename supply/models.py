@@ -142,7 +142,11 @@ class Product(TimeStampedModel):
     title = models.CharField("标题 title", max_length=200)
     description = models.TextField("描述 description", blank=True, default="")
     image_urls = models.JSONField("图片 image URLs", default=list, blank=True)
-    attributes = models.JSONField("属性 attributes", default=dict, blank=True)
+    attributes = models.JSONField("属性 attributes", default=dict, blank=True,
+                                  help_text="展示给顾客的属性 attributes shoppers see (材质, 产地...)")
+    # Where the row came from (an import's record: data set, original code, original title...): for operators and
+    # suppliers, never sent to shoppers.
+    source = models.JSONField("来源记录 source record", default=dict, blank=True, editable=False)
     status = models.CharField("状态 status", max_length=16, choices=Status.choices, default=Status.ACTIVE)
     shipping_template = models.ForeignKey(ShippingTemplate, null=True, blank=True, on_delete=models.SET_NULL,
                                           related_name="products", verbose_name="运费模板 shipping template")
