@@ -5,7 +5,14 @@ have transactional handlers (points, commission) in apps to the right of mall.
 """
 from decimal import Decimal
 
-from core.events import Actor, declare
+from django.db import connection
+from django.db.models import Sum
+
+from core.events import Actor, batch_consumer, declare
+from core.models import BehaviourEvent
+from mall.models import Listing, OrderLine
+
+LISTING_SALES = "mall.listing_sales"
 
 # --- browsing and cart ---
 declare("product_viewed", meaning="a shopper or an anonymous visitor opened a listing's detail page",
@@ -74,3 +81,20 @@ declare("after_sale_withdrawn", meaning="the shopper withdrew an after-sale requ
 declare("after_sale_refunded", meaning="an after-sale request was refunded",
         fields={"order_id": int, "line_id": int, "quantity": int, "amount": Decimal, "shipping_refunded": bool,
                 "order_closed": bool}, actor=Actor.ANY)
+
+
+# --- batch consumers ---
+@batch_consumer("order_paid", name=LISTING_SALES, batch_size=1000,
+                meaning="销量: units sold per listing (a store's offer), from the lines of paid orders")
+def listing_sales_count(events: list[BehaviourEvent]) -> None:
+    """Adds each paid order's units to its listings' `sold_count`, in the consumer's transaction: exactly once."""
+    sold = (OrderLine.objects.filter(order_id__in=[int(event.object_id) for event in events])
+            .values("listing_id").annotate(units=Sum("quantity")).values_list("listing_id", "units"))
+    rows = [value for pair in sold for value in pair]
+    if not rows:
+        return
+    table = Listing._meta.db_table
+    values = ", ".join(["(%s::bigint, %s::integer)"] * (len(rows) // 2))
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} AS l SET sold_count = l.sold_count + v.units "  # noqa: S608 (our table)
+                       f"FROM (VALUES {values}) AS v (listing_id, units) WHERE l.id = v.listing_id", rows)

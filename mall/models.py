@@ -60,6 +60,9 @@ class Listing(TimeStampedModel):
     sku = models.ForeignKey(SKU, on_delete=models.PROTECT, related_name="listings", verbose_name="规格 SKU")
     price = models.DecimalField("售价 price", **MONEY)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, verbose_name="状态 status")
+    # 销量 of this store's offer: units of its paid orders, counted by the batch consumer mall.listing_sales (off
+    # the checkout path, exactly once per order_paid event); the SKU's stock counts what every store sold.
+    sold_count = models.PositiveIntegerField("销量 units sold", default=0, editable=False)
 
     class Meta:
         verbose_name = "上架商品 listing"

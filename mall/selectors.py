@@ -15,7 +15,7 @@ LISTING_ORDERINGS = {
     "newest": ("-created_at", "-pk"),
     "price": ("price", "pk"),
     "-price": ("-price", "-pk"),
-    "sales": ("-sku__stock__sold", "pk"),
+    "sales": ("-sold_count", "pk"),
 }
 
 

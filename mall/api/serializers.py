@@ -22,15 +22,12 @@ class ListingOutput(serializers.Serializer):
     suggested_price = MoneyField(source="sku.suggested_price")
     image_urls = serializers.JSONField(source="sku.product.image_urls")
     in_stock = serializers.SerializerMethodField()
-    sold = serializers.SerializerMethodField()
+    sold = serializers.IntegerField(source="sold_count", help_text="本店销量 units this store sold")
 
     def get_in_stock(self, listing) -> bool:
         stock = getattr(listing.sku, "stock", None)
         return bool(stock and stock.available > 0)
 
-    def get_sold(self, listing) -> int:
-        stock = getattr(listing.sku, "stock", None)
-        return stock.sold if stock else 0
 
 
 class ListingDetailOutput(ListingOutput):
