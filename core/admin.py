@@ -4,7 +4,7 @@
 - `UndeletableAdminMixin`: rows that are switched off rather than deleted;
 - `ServiceActionsMixin`: an admin action calls a service for each selected row, a refusal (a `DomainError`) is an
   error message for that row, never a 500; actions need the model's change permission (`permissions=["operate"]`);
-- `money_column` / `YuanColumnsMixin`: money reads "¥1,234.50" (one column, or every money column of a list);
+- `YuanColumnsMixin` (in `OperatorModelAdmin`, `OperatorInline`, `ReadOnlyInline`): money reads "¥1,234.50";
 - `ServiceSaveMixin`: a change form saves through a service while the form validates, so a refusal is a form error;
 - `ExactSearchMixin`: the search box of a big table compares whole values on indexed columns.
 """
@@ -48,26 +48,6 @@ class UndeletableAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-class ReadOnlyInline(ReadOnlyAdminMixin, TabularInline):
-    """The rows of a record shown on its page (an order's lines, events, payments...), read-only."""
-
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-
-def money_column(field: str, description: str) -> Callable:
-    """A list/detail column showing a money field as "¥1,234.50", sortable by the field:
-    `total_yuan = money_column("total", "应付 total")`."""
-
-    @admin.display(description=description, ordering=field)
-    def column(self, obj) -> str:
-        return yuan(getattr(obj, field))
-
-    column.__name__ = f"{field}_yuan"
-    return column
 
 
 class YuanColumnsMixin:
@@ -118,6 +98,22 @@ class YuanColumnsMixin:
         if not hasattr(self, attribute):
             setattr(self, attribute, self._yuan_column(name))
         return attribute
+
+
+class OperatorModelAdmin(YuanColumnsMixin, ModelAdmin):
+    """The operator admin's ModelAdmin: unfold's, with every money column and read-only money field in ¥."""
+
+
+class OperatorInline(YuanColumnsMixin, TabularInline):
+    pass
+
+
+class ReadOnlyInline(ReadOnlyAdminMixin, YuanColumnsMixin, TabularInline):
+    """The rows of a record shown on its page (an order's lines, events, payments...), read-only."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = True
 
 
 class ServiceActionsMixin:

@@ -14,18 +14,18 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Case, Count, IntegerField, Value, When
 from django.utils.html import format_html
-from unfold.admin import ModelAdmin, TabularInline
 from unfold.forms import ActionForm
 from unfold.widgets import UnfoldAdminTextInputWidget
 
 from core.admin import (
     ExactSearchMixin,
+    OperatorInline,
+    OperatorModelAdmin,
     ReadOnlyAdminMixin,
     ReadOnlyInline,
     ServiceActionsMixin,
     ServiceSaveMixin,
     UndeletableAdminMixin,
-    money_column,
 )
 from core.money import yuan
 from mall import consoles
@@ -66,7 +66,7 @@ def _address_html(address: dict):
 
 
 # --- stores and listings -----------------------------------------------------------------------------------------
-class StoreStaffInline(TabularInline):
+class StoreStaffInline(OperatorInline):
     model = StoreStaff
     extra = 0
     fields = ("user", "role")
@@ -74,7 +74,7 @@ class StoreStaffInline(TabularInline):
 
 
 @admin.register(Store)
-class StoreAdmin(UndeletableAdminMixin, ModelAdmin):
+class StoreAdmin(UndeletableAdminMixin, OperatorModelAdmin):
     icon = "store"
     list_display = ("name", "owner", "status", "listing_count", "created_at")
     list_filter = ("status",)
@@ -94,7 +94,7 @@ class StoreAdmin(UndeletableAdminMixin, ModelAdmin):
 
 
 @admin.register(StoreStaff)
-class StoreStaffAdmin(ModelAdmin):
+class StoreStaffAdmin(OperatorModelAdmin):
     icon = "badge"
     list_display = ("store", "user", "role")
     list_filter = ("role", "store")
@@ -105,12 +105,12 @@ class StoreStaffAdmin(ModelAdmin):
 
 
 @admin.register(Listing)
-class ListingAdmin(UndeletableAdminMixin, ServiceSaveMixin, ModelAdmin):
+class ListingAdmin(UndeletableAdminMixin, ServiceSaveMixin, OperatorModelAdmin):
     """Created through `catalogue.listing_create`, priced and switched through `catalogue.listing_update`: a price
     below the supplier's floor is a form error."""
 
     icon = "storefront"
-    list_display = ("product_title", "sku", "store", "price_yuan", "floor_price", "status", "available")
+    list_display = ("product_title", "sku", "store", "price", "floor_price", "status", "available")
     list_filter = ("status", "store")
     search_fields = ("sku__product__title", "sku__code__exact")
     date_hierarchy = "created_at"
@@ -118,7 +118,6 @@ class ListingAdmin(UndeletableAdminMixin, ServiceSaveMixin, ModelAdmin):
     autocomplete_fields = ("store", "sku")
     fields = ("store", "sku", "price", "status")
     service_error_fields = consoles.ListingAdmin.service_error_fields
-    price_yuan = money_column("price", "售价 price")
 
     def get_fields(self, request, obj=None):
         return ("store", "sku", "price") if obj is None else super().get_fields(request, obj)
@@ -147,7 +146,7 @@ class ListingAdmin(UndeletableAdminMixin, ServiceSaveMixin, ModelAdmin):
 
 
 @admin.register(Address)
-class AddressAdmin(ExactSearchMixin, ReadOnlyAdminMixin, ModelAdmin):
+class AddressAdmin(ExactSearchMixin, ReadOnlyAdminMixin, OperatorModelAdmin):
     """Shoppers' own addresses: read here (for service calls), changed by the shopper only."""
 
     icon = "home_pin"
@@ -163,7 +162,7 @@ class AddressAdmin(ExactSearchMixin, ReadOnlyAdminMixin, ModelAdmin):
 
 
 @admin.register(CartItem)
-class CartItemAdmin(ExactSearchMixin, ReadOnlyAdminMixin, ModelAdmin):
+class CartItemAdmin(ExactSearchMixin, ReadOnlyAdminMixin, OperatorModelAdmin):
     icon = "shopping_cart"
     list_display = ("user", "listing", "quantity", "created_at", "updated_at")
     list_filter = ("listing__store",)
@@ -177,7 +176,7 @@ class CartItemAdmin(ExactSearchMixin, ReadOnlyAdminMixin, ModelAdmin):
 
 # --- coupons -----------------------------------------------------------------------------------------------------
 @admin.register(CouponTemplate)
-class CouponTemplateAdmin(UndeletableAdminMixin, ServiceSaveMixin, ModelAdmin):
+class CouponTemplateAdmin(UndeletableAdminMixin, ServiceSaveMixin, OperatorModelAdmin):
     """Saved through `coupons.coupon_template_create` / `coupon_template_update`, as in the merchant console: a coupon
     that makes no sense is a form error, and nothing is saved."""
 
@@ -187,14 +186,12 @@ class CouponTemplateAdmin(UndeletableAdminMixin, ServiceSaveMixin, ModelAdmin):
     fields = ("store", *consoles.COUPON_FIELDS, "claimed_count")
     filter_horizontal = ("categories",)
     autocomplete_fields = ("store", "listings")
-    list_display = ("name", "store", "kind", "threshold_yuan", "amount_off_yuan", "percent_off", "claimed_count",
+    list_display = ("name", "store", "kind", "threshold", "amount_off", "percent_off", "claimed_count",
                     "total_quantity", "validity", "valid_to", "is_active")
     list_filter = ("kind", "scope", "validity", "is_active")
     search_fields = ("name", "store__name")
     date_hierarchy = "created_at"
     list_select_related = ("store",)
-    threshold_yuan = money_column("threshold", "使用门槛 threshold")
-    amount_off_yuan = money_column("amount_off", "减免金额 amount off")
 
     def get_readonly_fields(self, request, obj=None):
         return ("store", "claimed_count") if obj is not None else ("claimed_count",)
@@ -207,7 +204,7 @@ class CouponTemplateAdmin(UndeletableAdminMixin, ServiceSaveMixin, ModelAdmin):
 
 
 @admin.register(UserCoupon)
-class UserCouponAdmin(ExactSearchMixin, ReadOnlyAdminMixin, ModelAdmin):
+class UserCouponAdmin(ExactSearchMixin, ReadOnlyAdminMixin, OperatorModelAdmin):
     """Claimed coupons: claimed, locked and used by the coupon and order services only."""
 
     icon = "redeem"
@@ -238,14 +235,9 @@ class OrderAxisFilter(admin.SimpleListFilter):
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
     fk_name = "order"
-    fields = ("title", "sku_code", "spec_values", "supplier", "quantity", "list_price_yuan", "unit_price_yuan",
-              "discount_share_yuan", "paid_amount_yuan", "refunded_quantity", "refunded_amount_yuan")
+    fields = ("title", "sku_code", "spec_values", "supplier", "quantity", "list_price", "unit_price",
+              "discount_share", "paid_amount", "refunded_quantity", "refunded_amount")
     readonly_fields = fields
-    list_price_yuan = money_column("list_price", "标价 listing price")
-    unit_price_yuan = money_column("unit_price", "成交单价 unit price")
-    discount_share_yuan = money_column("discount_share", "分摊优惠 coupon share")
-    paid_amount_yuan = money_column("paid_amount", "实付 paid")
-    refunded_amount_yuan = money_column("refunded_amount", "已退款 refunded")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("supplier")
@@ -253,10 +245,9 @@ class OrderLineInline(ReadOnlyInline):
 
 class OrderShipmentInline(ReadOnlyInline):
     model = Shipment
-    fields = ("supplier", "status", "carrier", "tracking_number", "shipping_fee_yuan", "weight_grams",
+    fields = ("supplier", "status", "carrier", "tracking_number", "shipping_fee", "weight_grams",
               "shipped_at", "delivered_at", "tracking_state")
     readonly_fields = fields
-    shipping_fee_yuan = money_column("shipping_fee", "运费 shipping")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("supplier")
@@ -274,54 +265,46 @@ class OrderEventInline(ReadOnlyInline):
 
 class OrderPaymentInline(ReadOnlyInline):
     model = Payment
-    fields = ("provider", "provider_transaction_id", "amount_yuan", "status", "created_at")
+    fields = ("provider", "provider_transaction_id", "amount", "status", "created_at")
     readonly_fields = fields
-    amount_yuan = money_column("amount", "金额 amount")
 
 
 class OrderRefundInline(ReadOnlyInline):
     model = Refund
-    fields = ("amount_yuan", "status", "reason", "attempts", "last_error", "created_at", "succeeded_at")
+    fields = ("amount", "status", "reason", "attempts", "last_error", "created_at", "succeeded_at")
     readonly_fields = fields
-    amount_yuan = money_column("amount", "金额 amount")
 
 
 class OrderAfterSaleInline(ReadOnlyInline):
     model = AfterSale
-    fields = ("line", "kind", "quantity", "refund_amount_yuan", "status", "reason", "created_at")
+    fields = ("line", "kind", "quantity", "refund_amount", "status", "reason", "created_at")
     readonly_fields = fields
-    refund_amount_yuan = money_column("refund_amount", "退款金额 refund")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("line")
 
 
 @admin.register(Order)
-class OrderAdmin(ExactSearchMixin, ServiceActionsMixin, ReadOnlyAdminMixin, ModelAdmin):
+class OrderAdmin(ExactSearchMixin, ServiceActionsMixin, ReadOnlyAdminMixin, OperatorModelAdmin):
     """Read-only: an order changes through payments, shipping, after-sales, and here only through the "cancel unpaid
     order" action (`orders.order_cancel`). Searched by whole order number or buyer phone (both unique)."""
 
     icon = "receipt_long"
     list_display = ("number", "store", "buyer", "kind", "status", "payment_status", "shipping_status",
-                    "after_sale_status", "total_yuan", "refunded_total_yuan", "created_at")
+                    "after_sale_status", "total", "refunded_total", "created_at")
     list_filter = ("status", "payment_status", "shipping_status", "after_sale_status", "kind", "store")
     search_fields = ("number__exact", "buyer__phone__exact")
     date_hierarchy = "created_at"
     list_select_related = ("store", "buyer")
     show_full_result_count = False
     fields = ("number", "store", "buyer", "kind", "status", "payment_status", "shipping_status", "after_sale_status",
-              "subtotal_yuan", "discount_total_yuan", "shipping_fee_yuan", "total_yuan", "refunded_total_yuan",
+              "subtotal", "discount_total", "shipping_fee", "total", "refunded_total",
               "coupon", "region", "ship_to", "note", "created_at", "pay_deadline", "paid_at", "shipped_at",
               "delivered_at", "completed_at", "cancelled_at")
     readonly_fields = fields
     inlines = [OrderLineInline, OrderShipmentInline, OrderEventInline, OrderPaymentInline, OrderRefundInline,
                OrderAfterSaleInline]
     actions = ("cancel_unpaid",)
-    subtotal_yuan = money_column("subtotal", "商品金额 subtotal")
-    discount_total_yuan = money_column("discount_total", "优惠 discount")
-    shipping_fee_yuan = money_column("shipping_fee", "运费 shipping")
-    total_yuan = money_column("total", "应付 total")
-    refunded_total_yuan = money_column("refunded_total", "已退款 refunded")
 
     @admin.display(description="收货地址 ship to")
     def ship_to(self, order: Order):
@@ -343,24 +326,23 @@ class ShipmentLineInline(ReadOnlyInline):
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(ExactSearchMixin, ServiceActionsMixin, ReadOnlyAdminMixin, ModelAdmin):
+class ShipmentAdmin(ExactSearchMixin, ServiceActionsMixin, ReadOnlyAdminMixin, OperatorModelAdmin):
     """Suppliers ship in their console; the carrier's tracking pushes deliver. An operator may mark a shipment
     delivered (`orders.shipment_deliver`, source "operator"), e.g. after the buyer confirmed it on the phone."""
 
     icon = "local_shipping"
-    list_display = ("order", "supplier", "status", "carrier", "tracking_number", "shipping_fee_yuan", "shipped_at",
+    list_display = ("order", "supplier", "status", "carrier", "tracking_number", "shipping_fee", "shipped_at",
                     "delivered_at", "tracking_state")
     list_filter = ("status", "supplier")
     search_fields = ("order__number__exact", "tracking_number__exact")
     date_hierarchy = "created_at"
     list_select_related = ("order", "supplier")
     show_full_result_count = False
-    fields = ("order", "supplier", "status", "shipping_fee_yuan", "weight_grams", "carrier", "tracking_number",
+    fields = ("order", "supplier", "status", "shipping_fee", "weight_grams", "carrier", "tracking_number",
               "shipped_at", "delivered_at", "tracking_state", "tracking_context", "tracking_updated_at")
     readonly_fields = fields
     inlines = [ShipmentLineInline]
     actions = ("mark_delivered",)
-    shipping_fee_yuan = money_column("shipping_fee", "运费 shipping")
 
     @admin.action(description="标记为已签收 Mark delivered", permissions=["operate"])
     def mark_delivered(self, request, queryset):
@@ -372,30 +354,23 @@ class ShipmentAdmin(ExactSearchMixin, ServiceActionsMixin, ReadOnlyAdminMixin, M
 
 
 @admin.register(OrderLine)
-class OrderLineAdmin(ExactSearchMixin, ReadOnlyAdminMixin, ModelAdmin):
+class OrderLineAdmin(ExactSearchMixin, ReadOnlyAdminMixin, OperatorModelAdmin):
     icon = "list_alt"
-    list_display = ("order", "title", "sku_code", "supplier", "quantity", "unit_price_yuan", "paid_amount_yuan",
-                    "refunded_quantity", "refunded_amount_yuan")
+    list_display = ("order", "title", "sku_code", "supplier", "quantity", "unit_price", "paid_amount",
+                    "refunded_quantity", "refunded_amount")
     list_filter = ("supplier",)
     search_fields = ("order__number__exact", "sku__code__exact")
     date_hierarchy = "order__created_at"
     list_select_related = ("order", "supplier")
     show_full_result_count = False
     fields = ("order", "shipment", "listing", "sku", "supplier", "title", "sku_code", "spec_values", "category",
-              "quantity", "list_price_yuan", "unit_price_yuan", "cost_price_yuan", "line_subtotal_yuan",
-              "discount_share_yuan", "paid_amount_yuan", "refunded_quantity", "refunded_amount_yuan")
+              "quantity", "list_price", "unit_price", "cost_price", "line_subtotal",
+              "discount_share", "paid_amount", "refunded_quantity", "refunded_amount")
     readonly_fields = fields
-    list_price_yuan = money_column("list_price", "标价 listing price")
-    unit_price_yuan = money_column("unit_price", "成交单价 unit price")
-    cost_price_yuan = money_column("cost_price", "供货价 supplier cost")
-    line_subtotal_yuan = money_column("line_subtotal", "小计 subtotal")
-    discount_share_yuan = money_column("discount_share", "分摊优惠 coupon share")
-    paid_amount_yuan = money_column("paid_amount", "实付 paid")
-    refunded_amount_yuan = money_column("refunded_amount", "已退款 refunded")
 
 
 @admin.register(OrderEvent)
-class OrderEventAdmin(ExactSearchMixin, ReadOnlyAdminMixin, ModelAdmin):
+class OrderEventAdmin(ExactSearchMixin, ReadOnlyAdminMixin, OperatorModelAdmin):
     """The audit trail of every order status change, written by `orders.order_transition`."""
 
     icon = "history"
@@ -411,36 +386,34 @@ class OrderEventAdmin(ExactSearchMixin, ReadOnlyAdminMixin, ModelAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ExactSearchMixin, ReadOnlyAdminMixin, ModelAdmin):
+class PaymentAdmin(ExactSearchMixin, ReadOnlyAdminMixin, OperatorModelAdmin):
     icon = "payments"
-    list_display = ("id", "order", "provider", "provider_transaction_id", "amount_yuan", "status", "created_at")
+    list_display = ("id", "order", "provider", "provider_transaction_id", "amount", "status", "created_at")
     list_filter = ("provider", "status")
     search_fields = ("order__number__exact", "provider_transaction_id__exact")
     date_hierarchy = "created_at"
-    readonly_fields = ("order", "provider", "provider_transaction_id", "amount_yuan", "status", "payload",
+    readonly_fields = ("order", "provider", "provider_transaction_id", "amount", "status", "payload",
                        "created_at")
     fields = readonly_fields
     list_select_related = ("order",)
     show_full_result_count = False
-    amount_yuan = money_column("amount", "金额 amount")
 
 
 @admin.register(Refund)
-class RefundAdmin(ExactSearchMixin, ServiceActionsMixin, ReadOnlyAdminMixin, ModelAdmin):
+class RefundAdmin(ExactSearchMixin, ServiceActionsMixin, ReadOnlyAdminMixin, OperatorModelAdmin):
     """Failed refunds are listed first and retried with an action that calls `refunds.refund_retry`."""
 
     icon = "currency_exchange"
-    list_display = ("id", "order", "amount_yuan", "status", "attempts", "reason", "last_error", "created_at",
+    list_display = ("id", "order", "amount", "status", "attempts", "reason", "last_error", "created_at",
                     "succeeded_at")
     list_filter = ("status", "payment__provider")
     search_fields = ("order__number__exact", "reference__exact", "provider_refund_id__exact")
     date_hierarchy = "created_at"
-    readonly_fields = ("order", "payment", "amount_yuan", "reason", "reference", "status", "provider_refund_id",
+    readonly_fields = ("order", "payment", "amount", "reason", "reference", "status", "provider_refund_id",
                        "attempts", "attempted_at", "last_error", "created_at", "succeeded_at")
     fields = readonly_fields
     list_select_related = ("order",)
     actions = ["retry_refunds"]
-    amount_yuan = money_column("amount", "金额 amount")
 
     def get_queryset(self, request):
         failed_first = Case(When(status=Refund.Status.FAILED, then=Value(0)),
@@ -462,22 +435,21 @@ class AfterSaleActionForm(ActionForm):
 
 
 @admin.register(AfterSale)
-class AfterSaleAdmin(ExactSearchMixin, ServiceActionsMixin, ReadOnlyAdminMixin, ModelAdmin):
+class AfterSaleAdmin(ExactSearchMixin, ServiceActionsMixin, ReadOnlyAdminMixin, OperatorModelAdmin):
     """Decided with the actions, on behalf of the order's store: the after-sale services check every state and move
     the money."""
 
     icon = "assignment_return"
     action_form = AfterSaleActionForm
     actions = ("approve", "refuse", "confirm_return")
-    list_display = ("order", "line", "kind", "quantity", "refund_amount_yuan", "status", "reason", "created_at")
+    list_display = ("order", "line", "kind", "quantity", "refund_amount", "status", "reason", "created_at")
     list_filter = ("status", "kind", "order__store")
     search_fields = ("order__number__exact", "return_tracking_number__exact")
     date_hierarchy = "created_at"
     list_select_related = ("order__store", "line")
-    fields = ("order", "line", "requester", "kind", "quantity", "reason", "status", "refund_amount_yuan",
+    fields = ("order", "line", "requester", "kind", "quantity", "reason", "status", "refund_amount",
               "return_carrier", "return_tracking_number", "merchant_note", "created_at", "decided_at", "refunded_at")
     readonly_fields = fields
-    refund_amount_yuan = money_column("refund_amount", "退款金额 refund amount")
 
     def _each(self, request, queryset, call, done: str) -> None:
         self.run_service_on_each(request, queryset.select_related("order__store").order_by("pk"), call, done=done,
@@ -504,7 +476,7 @@ class AfterSaleAdmin(ExactSearchMixin, ServiceActionsMixin, ReadOnlyAdminMixin, 
 
 # --- group-buys and bargains -------------------------------------------------------------------------------------
 @admin.register(GroupBuyCampaign)
-class GroupBuyCampaignAdmin(UndeletableAdminMixin, ServiceSaveMixin, ModelAdmin):
+class GroupBuyCampaignAdmin(UndeletableAdminMixin, ServiceSaveMixin, OperatorModelAdmin):
     """Saved through `group_buys.group_buy_campaign_create` / `group_buy_campaign_update`, as in the merchant
     console."""
 
@@ -513,13 +485,12 @@ class GroupBuyCampaignAdmin(UndeletableAdminMixin, ServiceSaveMixin, ModelAdmin)
     service_error_fields = consoles.GroupBuyCampaignAdmin.service_error_fields
     fields = ("listing", *consoles.GROUP_BUY_FIELDS)
     autocomplete_fields = ("listing",)
-    list_display = ("listing", "team_price_yuan", "team_size", "window_hours", "per_user_limit", "starts_at",
+    list_display = ("listing", "team_price", "team_size", "window_hours", "per_user_limit", "starts_at",
                     "ends_at", "is_active")
     list_filter = ("is_active", "listing__store")
     search_fields = ("listing__sku__product__title", "listing__store__name")
     date_hierarchy = "starts_at"
     list_select_related = LISTING_FOR_DISPLAY
-    team_price_yuan = money_column("team_price", "拼团价 team price")
 
     def get_readonly_fields(self, request, obj=None):
         return ("listing",) if obj is not None else ()
@@ -542,7 +513,7 @@ class GroupBuyMemberInline(ReadOnlyInline):
 
 
 @admin.register(GroupBuyTeam)
-class GroupBuyTeamAdmin(ExactSearchMixin, ReadOnlyAdminMixin, ModelAdmin):
+class GroupBuyTeamAdmin(ExactSearchMixin, ReadOnlyAdminMixin, OperatorModelAdmin):
     """Teams fill, succeed and expire through the group-buy services and their timer."""
 
     icon = "diversity_3"
@@ -559,7 +530,7 @@ class GroupBuyTeamAdmin(ExactSearchMixin, ReadOnlyAdminMixin, ModelAdmin):
 
 
 @admin.register(GroupBuyMember)
-class GroupBuyMemberAdmin(ExactSearchMixin, ReadOnlyAdminMixin, ModelAdmin):
+class GroupBuyMemberAdmin(ExactSearchMixin, ReadOnlyAdminMixin, OperatorModelAdmin):
     icon = "person_add"
     list_display = ("team", "user", "order", "status", "created_at")
     list_filter = ("status",)
@@ -571,7 +542,7 @@ class GroupBuyMemberAdmin(ExactSearchMixin, ReadOnlyAdminMixin, ModelAdmin):
 
 
 @admin.register(BargainCampaign)
-class BargainCampaignAdmin(UndeletableAdminMixin, ServiceSaveMixin, ModelAdmin):
+class BargainCampaignAdmin(UndeletableAdminMixin, ServiceSaveMixin, OperatorModelAdmin):
     """Created through `bargains.bargain_campaign_create`, as in the merchant console; afterwards only switched on
     or off."""
 
@@ -580,13 +551,12 @@ class BargainCampaignAdmin(UndeletableAdminMixin, ServiceSaveMixin, ModelAdmin):
     fields = (*add_fields, "is_active")
     service_error_fields = consoles.BargainCampaignAdmin.service_error_fields
     autocomplete_fields = ("listing",)
-    list_display = ("listing", "floor_price_yuan", "helpers_needed", "window_hours", "starts_at", "ends_at",
+    list_display = ("listing", "floor_price", "helpers_needed", "window_hours", "starts_at", "ends_at",
                     "is_active")
     list_filter = ("is_active", "listing__store")
     search_fields = ("listing__sku__product__title", "listing__store__name")
     date_hierarchy = "starts_at"
     list_select_related = LISTING_FOR_DISPLAY
-    floor_price_yuan = money_column("floor_price", "底价 floor price")
 
     def get_fields(self, request, obj=None):
         return list(self.add_fields) if obj is None else super().get_fields(request, obj)
@@ -604,43 +574,36 @@ class BargainCampaignAdmin(UndeletableAdminMixin, ServiceSaveMixin, ModelAdmin):
 
 class BargainHelpInline(ReadOnlyInline):
     model = BargainHelp
-    fields = ("helper", "cut_amount_yuan", "price_after_yuan", "created_at")
+    fields = ("helper", "cut_amount", "price_after", "created_at")
     readonly_fields = fields
     show_change_link = False
-    cut_amount_yuan = money_column("cut_amount", "砍掉 cut")
-    price_after_yuan = money_column("price_after", "砍后价 price after")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("helper")
 
 
 @admin.register(BargainSession)
-class BargainSessionAdmin(ExactSearchMixin, ReadOnlyAdminMixin, ModelAdmin):
+class BargainSessionAdmin(ExactSearchMixin, ReadOnlyAdminMixin, OperatorModelAdmin):
     icon = "trending_down"
-    list_display = ("id", "campaign", "owner", "start_price_yuan", "current_price_yuan", "floor_price_yuan",
+    list_display = ("id", "campaign", "owner", "start_price", "current_price", "floor_price",
                     "helper_count", "helpers_needed", "status", "expires_at", "order")
     list_filter = ("status",)
     search_fields = ("id__exact", "owner__phone__exact", "order__number__exact")
     date_hierarchy = "created_at"
     list_select_related = ("campaign__listing__store", "campaign__listing__sku__product", "owner", "order")
-    fields = ("campaign", "owner", "status", "start_price_yuan", "current_price_yuan", "floor_price_yuan",
+    fields = ("campaign", "owner", "status", "start_price", "current_price", "floor_price",
               "helper_count", "helpers_needed", "expires_at", "order", "created_at")
     readonly_fields = fields
     inlines = [BargainHelpInline]
-    start_price_yuan = money_column("start_price", "原价 start price")
-    current_price_yuan = money_column("current_price", "当前价 current price")
-    floor_price_yuan = money_column("floor_price", "底价 floor price")
 
 
 @admin.register(BargainHelp)
-class BargainHelpAdmin(ExactSearchMixin, ReadOnlyAdminMixin, ModelAdmin):
+class BargainHelpAdmin(ExactSearchMixin, ReadOnlyAdminMixin, OperatorModelAdmin):
     icon = "volunteer_activism"
-    list_display = ("session", "helper", "cut_amount_yuan", "price_after_yuan", "created_at")
+    list_display = ("session", "helper", "cut_amount", "price_after", "created_at")
     list_filter = ("session__status",)
     search_fields = ("session__id__exact", "helper__phone__exact")
     date_hierarchy = "created_at"
     list_select_related = ("session", "helper")
-    fields = ("session", "helper", "cut_amount_yuan", "price_after_yuan", "created_at")
+    fields = ("session", "helper", "cut_amount", "price_after", "created_at")
     readonly_fields = fields
-    cut_amount_yuan = money_column("cut_amount", "砍掉 cut")
-    price_after_yuan = money_column("price_after", "砍后价 price after")

@@ -6,8 +6,8 @@ from django.db.models import Count, Exists, Model, OuterRef, Prefetch, Q, QueryS
 from django.utils import timezone
 
 from core.money import ZERO
+from mall.coupon_rules import coupon_applies_to, coupon_discount
 from mall.models import AfterSale, CartItem, Listing, Order, Shipment, Store, UserCoupon
-from mall.services.quotes import coupon_applies_to, coupon_discount
 from supply.models import Category, Product, Supplier
 from supply.search import query_terms
 
@@ -98,7 +98,7 @@ class CartCoupon:
 def cart_coupons(*, user, cart: Cart) -> dict[int, tuple[CartCoupon, ...]]:
     """Store id -> the shopper's coupons of that store that are valid now, the best first: what each would take off
     this cart, or how far the cart is from its threshold. Estimated at cart prices; the checkout preview gives
-    the exact discount at the shipping address's prices (the same coupon rules, `mall.services.quotes`)."""
+    the exact discount at the shipping address's prices (the same rules: `mall.coupon_rules`)."""
     now = timezone.now()
     coupons = list(UserCoupon.objects.filter(
         user=user, status=UserCoupon.Status.AVAILABLE, valid_from__lte=now, valid_to__gt=now,

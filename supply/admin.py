@@ -8,17 +8,17 @@ in their console; stock, stock movements and inventory sync batches are records,
 """
 from django.contrib import admin, messages
 from django.db.models import Count
-from unfold.admin import ModelAdmin, TabularInline
 
 from core.admin import (
     ExactSearchMixin,
+    OperatorInline,
+    OperatorModelAdmin,
     ReadOnlyAdminMixin,
     ReadOnlyInline,
     ServiceActionsMixin,
     ServiceSaveMixin,
     UndeletableAdminMixin,
 )
-from core.money import yuan
 from supply import services
 from supply.console import StockLevelFilter, StockNumbersMixin
 from supply.models import (
@@ -43,7 +43,7 @@ def _spec_text(spec_values: dict) -> str:
 
 
 @admin.register(Region)
-class RegionAdmin(ModelAdmin):
+class RegionAdmin(OperatorModelAdmin):
     """The 31 provinces (a data migration writes them): operators change a province's logistics tier only."""
 
     icon = "map"
@@ -61,7 +61,7 @@ class RegionAdmin(ModelAdmin):
 
 
 @admin.register(Supplier)
-class SupplierAdmin(UndeletableAdminMixin, ServiceSaveMixin, ServiceActionsMixin, ModelAdmin):
+class SupplierAdmin(UndeletableAdminMixin, ServiceSaveMixin, ServiceActionsMixin, OperatorModelAdmin):
     """Adding a supplier signs it up (`supplier_onboard`) and shows its first API token once. The token is never
     shown again: the "issue a new token" action replaces it (the old one stops working at once)."""
 
@@ -141,7 +141,7 @@ class SupplierAdmin(UndeletableAdminMixin, ServiceSaveMixin, ServiceActionsMixin
 
 
 @admin.register(Category)
-class CategoryAdmin(ModelAdmin):
+class CategoryAdmin(OperatorModelAdmin):
     icon = "category"
     list_display = ("name", "name_en", "parent", "position", "product_count")
     list_filter = (("parent", admin.EmptyFieldListFilter),)
@@ -157,7 +157,7 @@ class CategoryAdmin(ModelAdmin):
         return category.product_total
 
 
-class ShippingRateInline(TabularInline):
+class ShippingRateInline(OperatorInline):
     model = ShippingRate
     extra = 0
     fields = ("region_codes", "tier", "first_weight_grams", "first_fee", "extra_weight_grams", "extra_fee",
@@ -165,7 +165,7 @@ class ShippingRateInline(TabularInline):
 
 
 @admin.register(ShippingTemplate)
-class ShippingTemplateAdmin(ModelAdmin):
+class ShippingTemplateAdmin(OperatorModelAdmin):
     icon = "local_shipping"
     list_display = ("name", "supplier", "rate_count", "updated_at")
     list_filter = ("supplier",)
@@ -184,46 +184,20 @@ class ShippingTemplateAdmin(ModelAdmin):
 
 
 @admin.register(ShippingRate)
-class ShippingRateAdmin(ModelAdmin):
+class ShippingRateAdmin(OperatorModelAdmin):
     icon = "local_atm"
-    list_display = ("template", "region_codes", "tier", "first_weight_grams", "first_fee_yuan",
-                    "extra_weight_grams", "extra_fee_yuan", "free_threshold_yuan")
+    list_display = ("template", "region_codes", "tier", "first_weight_grams", "first_fee",
+                    "extra_weight_grams", "extra_fee", "free_threshold")
     list_filter = ("tier", "template__supplier")
     search_fields = ("template__name", "template__supplier__name")
     list_select_related = ("template__supplier",)
     fields = ("template", "region_codes", "tier", "first_weight_grams", "first_fee", "extra_weight_grams",
               "extra_fee", "free_threshold")
 
-    @admin.display(description="首重运费 first fee", ordering="first_fee")
-    def first_fee_yuan(self, rate: ShippingRate) -> str:
-        return yuan(rate.first_fee)
 
-    @admin.display(description="续重运费 extra fee", ordering="extra_fee")
-    def extra_fee_yuan(self, rate: ShippingRate) -> str:
-        return yuan(rate.extra_fee)
-
-    @admin.display(description="包邮门槛 free above", ordering="free_threshold")
-    def free_threshold_yuan(self, rate: ShippingRate) -> str:
-        return yuan(rate.free_threshold)
-
-
-class SKUPricesMixin:
-    @admin.display(description="供货价 supplier cost", ordering="cost_price")
-    def cost(self, sku: SKU) -> str:
-        return yuan(sku.cost_price)
-
-    @admin.display(description="最低售价 lowest resale price", ordering="floor_price")
-    def floor(self, sku: SKU) -> str:
-        return yuan(sku.floor_price)
-
-    @admin.display(description="建议零售价 suggested price", ordering="suggested_price")
-    def suggested(self, sku: SKU) -> str:
-        return yuan(sku.suggested_price)
-
-
-class SKUInline(SKUPricesMixin, StockNumbersMixin, ReadOnlyInline):
+class SKUInline(StockNumbersMixin, ReadOnlyInline):
     model = SKU
-    fields = ("code", "spec_values", "cost", "floor", "suggested", "weight_grams", "stock_available",
+    fields = ("code", "spec_values", "cost_price", "floor_price", "suggested_price", "weight_grams", "stock_available",
               "stock_reserved", "stock_sold")
     readonly_fields = fields
 
@@ -232,7 +206,7 @@ class SKUInline(SKUPricesMixin, StockNumbersMixin, ReadOnlyInline):
 
 
 @admin.register(Product)
-class ProductAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class ProductAdmin(ReadOnlyAdminMixin, OperatorModelAdmin):
     """Suppliers edit their catalogue in the supplier console; operators read it here."""
 
     icon = "inventory_2"
@@ -255,16 +229,16 @@ class ProductAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 
 @admin.register(SKU)
-class SKUAdmin(SKUPricesMixin, StockNumbersMixin, ReadOnlyAdminMixin, ModelAdmin):
+class SKUAdmin(StockNumbersMixin, ReadOnlyAdminMixin, OperatorModelAdmin):
     icon = "barcode"
-    list_display = ("code", "product", "spec", "cost", "floor", "suggested", "weight_grams", "stock_available",
-                    "stock_reserved", "stock_sold")
+    list_display = ("code", "product", "spec", "cost_price", "floor_price", "suggested_price", "weight_grams",
+                    "stock_available", "stock_reserved", "stock_sold")
     list_filter = ("product__status", "product__supplier")
     search_fields = ("code", "product__title")
     date_hierarchy = "created_at"
     list_select_related = ("product", "stock")
-    fields = ("product", "code", "spec_values", "cost", "floor", "suggested", "weight_grams", "stock_available",
-              "stock_reserved", "stock_sold", "created_at", "updated_at")
+    fields = ("product", "code", "spec_values", "cost_price", "floor_price", "suggested_price", "weight_grams",
+              "stock_available", "stock_reserved", "stock_sold", "created_at", "updated_at")
     readonly_fields = fields
 
     @admin.display(description="规格 spec")
@@ -273,7 +247,7 @@ class SKUAdmin(SKUPricesMixin, StockNumbersMixin, ReadOnlyAdminMixin, ModelAdmin
 
 
 @admin.register(Stock)
-class StockAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class StockAdmin(ReadOnlyAdminMixin, OperatorModelAdmin):
     """Stock changes only through the inventory sync API and the order services; read-only here."""
 
     icon = "warehouse"
@@ -292,7 +266,7 @@ class StockAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(ExactSearchMixin, ReadOnlyAdminMixin, ModelAdmin):
+class StockMovementAdmin(ExactSearchMixin, ReadOnlyAdminMixin, OperatorModelAdmin):
     """Every change of a stock row, one row per change: a big table, searched by whole SKU code or reference."""
 
     icon = "swap_vert"
@@ -308,7 +282,7 @@ class StockMovementAdmin(ExactSearchMixin, ReadOnlyAdminMixin, ModelAdmin):
 
 
 @admin.register(PricingRule)
-class PricingRuleAdmin(ModelAdmin):
+class PricingRuleAdmin(OperatorModelAdmin):
     """Regional prices: a plain configuration row (its constraints are checked by the form)."""
 
     icon = "sell"
@@ -322,7 +296,7 @@ class PricingRuleAdmin(ModelAdmin):
 
 
 @admin.register(InventorySyncBatch)
-class InventorySyncBatchAdmin(ExactSearchMixin, ReadOnlyAdminMixin, ModelAdmin):
+class InventorySyncBatchAdmin(ExactSearchMixin, ReadOnlyAdminMixin, OperatorModelAdmin):
     """One row per call of the inventory sync API, with what it applied."""
 
     icon = "sync"

@@ -19,7 +19,8 @@ from django.utils.translation import gettext_lazy as _
 
 from core.errors import BusinessRuleViolation, NotFound, ValidationFailed
 from core.money import ZERO, allocate, to_money
-from mall.models import Address, CouponTemplate, Listing, Store, UserCoupon
+from mall.coupon_rules import coupon_applies_to, coupon_discount
+from mall.models import Address, Listing, Store, UserCoupon
 from supply.models import PricingRule, Product, Region, ShippingRate, Supplier
 from supply.rules import pricing_rule_for, regional_unit_price, shipping_fee, shipping_rate_for
 
@@ -99,29 +100,6 @@ def _load_listings(listing_ids: list[int]) -> dict[int, Listing]:
         raise ValidationFailed(_("one order holds one store's items"),
                                code="mixed_stores")
     return listings
-
-
-def coupon_discount(template: CouponTemplate, eligible_subtotal: Decimal) -> Decimal:
-    """The discount a coupon gives on the part of the order in its scope (0 when the threshold is not met)."""
-    if eligible_subtotal <= 0 or eligible_subtotal < template.threshold:
-        return ZERO
-    if template.kind == CouponTemplate.Kind.PERCENTAGE:
-        discount = to_money(eligible_subtotal * Decimal(template.percent_off) / 100)
-        if template.max_discount is not None:
-            discount = min(discount, template.max_discount)
-    else:
-        discount = template.amount_off
-    return min(to_money(discount), eligible_subtotal)
-
-
-def coupon_applies_to(template: CouponTemplate, listing: Listing) -> bool:
-    if template.scope == CouponTemplate.Scope.ALL:
-        return True
-    if template.scope == CouponTemplate.Scope.CATEGORY:
-        category = listing.sku.product.category
-        scope_ids = {c.pk for c in template.categories.all()}
-        return category.pk in scope_ids or category.parent_id in scope_ids
-    return listing.pk in {item.pk for item in template.listings.all()}
 
 
 def coupon_check(*, coupon: UserCoupon, buyer, store: Store, at: datetime) -> None:
