@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from config.urls import handler400, handler404  # noqa: F401  (Django looks them up on the root URLconf)
 from config.urls import urlpatterns as product_urlpatterns
+from core.api import BeaconNegotiation
 from core.events import record_event
 from core.parsers import SafeJSONParser
 
@@ -22,13 +23,14 @@ def bare(request):
 
 
 class VisitApi(APIView):
-    """As lean as a DRF view gets: no authentication, no throttling, JSON in and out only."""
+    """As lean as a DRF view gets: no authentication, no throttling, JSON in, no body out."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes: list = []
     parser_classes = [SafeJSONParser]
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = BeaconNegotiation
 
     def post(self, request):
         record_event(kind="product_viewed", visitor_id=request.headers.get("X-Visitor-Id", "")[:64] or "anonymous",
