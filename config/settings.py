@@ -3,6 +3,7 @@
 devstack/ fills DATABASE_URL, REDIS_URL and GRAPH_URL with embedded servers when they are not set.
 """
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -196,6 +197,7 @@ CELERY_BEAT_SCHEDULE = {
     "group-buy-teams-expire": {"task": "mall.group_buy_teams_expire_task", "schedule": timedelta(minutes=1)},
     "bargain-sessions-expire": {"task": "mall.bargain_sessions_expire_task", "schedule": timedelta(minutes=5)},
     "refunds-send-due": {"task": "mall.refunds_send_due_task", "schedule": timedelta(minutes=1)},
+    "commissions-settle-due": {"task": "cards.commissions_settle_due_task", "schedule": timedelta(minutes=30)},
 }
 
 # --- Behaviour events ---
@@ -206,6 +208,25 @@ EVENTS_MAX_ATTEMPTS = env.int("EVENTS_MAX_ATTEMPTS", default=10)
 # a caller waits at most this long for its group's commit.
 EVENTS_GROUP_COMMIT = env.bool("EVENTS_GROUP_COMMIT", default=True)
 EVENTS_WRITE_TIMEOUT_SECONDS = env.float("EVENTS_WRITE_TIMEOUT_SECONDS", default=10.0)
+
+# --- Business cards (cards/) ---
+# Who a visitor's referrer for a card is: "permanent" (first touch for ever), "days" (first touch for
+# CARDS_ATTRIBUTION_DAYS, then the next share that brings them) or "last_click".
+CARDS_ATTRIBUTION = env.str("CARDS_ATTRIBUTION", default="permanent")
+CARDS_ATTRIBUTION_DAYS = env.int("CARDS_ATTRIBUTION_DAYS", default=30)
+# A customer belongs to one rep per store (the rep whose card first brought them); reassignments are audited.
+CARDS_ONE_REP_PER_STORE = env.bool("CARDS_ONE_REP_PER_STORE", default=True)
+# A lead converts when its visitor pays an order in the card's store within this many days of their last visit.
+CARDS_CONVERSION_DAYS = env.int("CARDS_CONVERSION_DAYS", default=30)
+RADAR_STREAM_LENGTH = env.int("RADAR_STREAM_LENGTH", default=500)
+# Withdrawals of distribution commission (分销佣金提现): the smallest amount and the fee (rate, at least the minimum).
+COMMISSION_WITHDRAWAL_MINIMUM = env("COMMISSION_WITHDRAWAL_MINIMUM", cast=Decimal, default=Decimal("10.00"))
+COMMISSION_WITHDRAWAL_FEE_RATE = env("COMMISSION_WITHDRAWAL_FEE_RATE", cast=Decimal, default=Decimal("0.006"))
+COMMISSION_WITHDRAWAL_MIN_FEE = env("COMMISSION_WITHDRAWAL_MIN_FEE", cast=Decimal, default=Decimal("0.10"))
+
+# --- Encrypted fields (core/crypto.py): AES-256-GCM keys as "id:base64(32 bytes)", newest first ---
+# No default outside debug: start-up refuses when a model has an encrypted field and no key is set.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 
 # --- Health ---
 HEALTH_TIMEOUT_SECONDS = env.float("HEALTH_TIMEOUT_SECONDS", default=1.5)
@@ -277,6 +298,10 @@ SPECTACULAR_SETTINGS = {
         {"name": "addresses", "description": "收货地址 The shopper's delivery addresses"},
         {"name": "orders", "description": "结算与订单 Checkout preview, order submission, cancel, confirm receipt"},
         {"name": "payments", "description": "支付 Start a payment; the providers' signed callbacks"},
+        {"name": "cards", "description": "智能名片 Business cards: my cards, open a card by its share, forward it, "
+                                     "track what visitors do"},
+        {"name": "leads", "description": "线索与客户 A rep's leads and follow-ups; a manager reassigns customers"},
+        {"name": "commission", "description": "分销佣金 Two-level rebates: balances, ledger, withdrawals"},
         {"name": "coupons", "description": "优惠券 Claimable coupons and the shopper's own"},
         {"name": "group-buys", "description": "拼团 Group-buy campaigns: open a team, join one, follow it"},
         {"name": "bargains", "description": "砍价 Bargain campaigns: start a session, friends help cut, buy"},

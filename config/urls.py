@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("accounts.urls")),
     path("", include("supply.urls")),
     path("", include("mall.urls")),
+    path("", include("cards.urls")),
 ]
 
 urlpatterns = [

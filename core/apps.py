@@ -15,3 +15,9 @@ class CoreConfig(AppConfig):
         # Every process knows every task by name (services schedule their app's tasks by name, without importing
         # tasks.py, which imports them); Celery's own autodiscovery runs only in workers.
         autodiscover_modules("tasks")
+        # An encrypted field with no key (outside debug) refuses start-up here, in every process, not at the first
+        # read of a secret.
+        from core.crypto import encrypted_fields, key_ring
+
+        if encrypted_fields():
+            key_ring()

@@ -459,6 +459,9 @@ class GroupBuyCampaign(TimeStampedModel):
     starts_at = models.DateTimeField(verbose_name="开始时间 starts at")
     ends_at = models.DateTimeField(verbose_name="结束时间 ends at")
     is_active = models.BooleanField(default=True, verbose_name="启用 active")
+    earns_commission = models.BooleanField("参与分销佣金 earns distribution commission", default=False,
+                                           help_text="拼团价订单默认不计分销佣金 team-price orders earn no rebate "
+                                                     "unless this is set")
 
     class Meta:
         verbose_name = "拼团活动 group-buy campaign"
@@ -544,6 +547,9 @@ class BargainCampaign(TimeStampedModel):
     starts_at = models.DateTimeField(verbose_name="开始时间 starts at")
     ends_at = models.DateTimeField(verbose_name="结束时间 ends at")
     is_active = models.BooleanField(default=True, verbose_name="启用 active")
+    earns_commission = models.BooleanField("参与分销佣金 earns distribution commission", default=False,
+                                           help_text="砍价订单默认不计分销佣金 bargained orders earn no rebate "
+                                                     "unless this is set")
 
     class Meta:
         verbose_name = "砍价活动 bargain campaign"

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from core.money import ZERO
 from mall.coupon_rules import coupon_applies_to, coupon_discount
-from mall.models import AfterSale, CartItem, Listing, Order, Shipment, Store, UserCoupon
+from mall.models import AfterSale, BargainSession, CartItem, GroupBuyMember, Listing, Order, Shipment, Store, UserCoupon
 from supply.models import Category, Product, Supplier
 from supply.search import query_terms
 
@@ -172,3 +172,20 @@ def order_details(order: Order) -> Order:
     prefetch_related_objects([order], "lines", Prefetch("shipments",
                                                          queryset=Shipment.objects.select_related("supplier")))
     return order
+
+
+def order_campaign_earns_commission(*, order: Order) -> bool:
+    """Whether the group-buy or bargain campaign an order was placed for pays distribution commission."""
+    if order.kind == Order.Kind.GROUP_BUY:
+        return GroupBuyMember.objects.filter(order=order, team__campaign__earns_commission=True).exists()
+    if order.kind == Order.Kind.BARGAIN:
+        return BargainSession.objects.filter(order=order, campaign__earns_commission=True).exists()
+    return True
+
+
+def orders_past_after_sale_window(*, order_ids: list[int], delivered_before) -> list[int]:
+    """Of these orders, those delivered before `delivered_before` with no after-sale open: their after-sale
+    window has closed."""
+    open_after_sale = AfterSale.objects.filter(order=OuterRef("pk"), status__in=AfterSale.OPEN_STATUSES)
+    return list(Order.objects.filter(pk__in=order_ids, delivered_at__lt=delivered_before)
+                .exclude(Exists(open_after_sale)).values_list("pk", flat=True))

@@ -4,6 +4,8 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production-0123456789")
 os.environ.setdefault("CACHE_KEY_PREFIX", "test-mall")
 os.environ.setdefault("GRAPH_NAME", "test_share_graph")
+# A fixed AES-256 key for the tests only (core/crypto.py).
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "t2:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVowMTIzNDU=")
 
 from config.settings import *  # noqa: F403
 

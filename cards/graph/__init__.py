@@ -15,6 +15,7 @@ SCHEMA: tuple[UniqueKey, ...] = (
     UniqueKey("User", "id"),
     UniqueKey("Card", "id"),
     UniqueKey("Share", "id"),
+    UniqueKey("Person", "key"),  # reps and visitors of the share graph ("u:<user id>" or "v:<device id>")
 )
 
 
