@@ -15,9 +15,11 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.sms import MemorySmsBackend
+from cards.models import Lead
+from cards.services import sharing
 from core.models import BehaviourEvent
 from core.parsers import MAX_DEPTH
-from mall.models import Address, CartItem, Order
+from mall.models import Address, CartItem, Order, StoreStaff
 from mall.services import after_sales, bargains, group_buys, orders
 from supply.models import Stock, Supplier
 from tests.factories import (
@@ -70,7 +72,7 @@ HOSTILE_BODIES = {
 
 # Query strings with a NUL in a value, in a name, in every parameter the schema declares.
 HOSTILE_QUERIES = ["q=%00", "page=1&%00=1", "x=%00"]
-BOGUS_IDS = {"provider": "no-such-provider"}
+BOGUS_IDS = {"provider": "no-such-provider", "share_id": "no-such-share-0"}
 
 
 @pytest.fixture
@@ -92,6 +94,13 @@ def world(shopper):
     team = group_buys.group_buy_open(buyer=leader, campaign_id=group_buy.pk, quantity=1,
                                      address_id=AddressFactory(user=leader).pk, idempotency_key="hostile-leader-1")
     pay(Order.objects.get(group_buy_member__team=team, buyer=leader))
+    rep = UserFactory(role="merchant_staff")
+    StoreStaff.objects.create(store=listing.store, user=rep)
+    card = sharing.card_publish(owner=rep, card_id=sharing.card_save(owner=rep, store_id=listing.store_id,
+                                                                     name="王小明", phone="13800138000").pk)
+    share = sharing.share_create(card_id=card.pk, user_id=rep.pk)
+    lead = Lead.objects.create(owner=shopper, card=card, store=listing.store, visitor_key="v:hostile-visitor",
+                               first_seen_at=timezone.now(), last_seen_at=timezone.now())
     bargain = bargains.bargain_campaign_create(listing=listing, floor_price=Decimal("30.00"), helpers_needed=5,
                                                starts_at=timezone.now() - timedelta(hours=1),
                                                ends_at=timezone.now() + timedelta(days=3))
@@ -108,6 +117,9 @@ def world(shopper):
             "group_buy_campaign_id": group_buy.pk,
             "bargain_campaign_id": bargain.pk,
             "provider": "simulated",
+            "card_id": card.pk,
+            "share_id": share.pk,
+            "lead_id": lead.pk,
         },
     }
 
@@ -144,7 +156,7 @@ def bogus_url(path: str) -> str:
 def state() -> tuple:
     """Every row count of our apps, and the rows a hostile request could have written to."""
     counts = {model._meta.label: model.objects.count()
-              for label in ("accounts", "authtoken", "supply", "mall")
+              for label in ("accounts", "authtoken", "supply", "mall", "cards")
               for model in apps.get_app_config(label).get_models()}
     counts["behaviour events"] = BehaviourEvent.objects.count()
     rows = [list(model.objects.order_by("pk").values()) for model in (User, Address, CartItem, Order, Stock, Supplier)]
