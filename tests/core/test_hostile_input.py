@@ -10,7 +10,6 @@ import pytest
 from django.apps import apps
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -22,6 +21,7 @@ from mall.services import after_sales, bargains, group_buys, orders
 from supply.models import Stock, Supplier
 from tests.factories import (
     AddressFactory,
+    AuthSessionFactory,
     GroupBuyCampaignFactory,
     ListingFactory,
     ProductFactory,
@@ -115,7 +115,7 @@ def world(shopper):
 def callers(shopper, supplier) -> dict[str, APIClient]:
     """Anonymous, the shopper with a real token, and a supplier with its real Bearer token: authentication runs."""
     shopper_client, supplier_client = APIClient(), APIClient()
-    shopper_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=shopper).key}")
+    shopper_client.credentials(HTTP_AUTHORIZATION=f"Token {AuthSessionFactory(user=shopper).issued_access_token}")
     supplier_client.credentials(HTTP_AUTHORIZATION=f"Bearer {supplier.issued_token}")
     return {"anonymous": APIClient(), "shopper": shopper_client, "supplier": supplier_client}
 
@@ -144,7 +144,7 @@ def bogus_url(path: str) -> str:
 def state() -> tuple:
     """Every row count of our apps, and the rows a hostile request could have written to."""
     counts = {model._meta.label: model.objects.count()
-              for label in ("accounts", "authtoken", "supply", "mall")
+              for label in ("accounts", "supply", "mall")
               for model in apps.get_app_config(label).get_models()}
     counts["behaviour events"] = BehaviourEvent.objects.count()
     rows = [list(model.objects.order_by("pk").values()) for model in (User, Address, CartItem, Order, Stock, Supplier)]
