@@ -111,7 +111,8 @@ class LocalWechat:
         self.requests: list[tuple[str, str]] = []  # (method, path) of every call, in order
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="local-wechat", daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       name="local-wechat", daemon=True)
 
     @property
     def url(self) -> str:

@@ -60,7 +60,7 @@ def _in_the_test_transaction(settings):
 
 
 @pytest.fixture
-def world(db) -> dict:
+def world(db, wechat) -> dict:
     """A demo-like shopper: a login, an address, a cart, a coupon, an unpaid and a delivered order, a group-buy team to
     join, a bargain session, an after-sale request; and a supplier with its API token."""
     shopper = UserFactory(nickname="测试买家")

@@ -74,8 +74,9 @@ BOGUS_IDS = {"provider": "no-such-provider"}
 
 
 @pytest.fixture
-def world(shopper):
-    """One real object behind every id of the schema's paths, the shopper's where there is an owner."""
+def world(shopper, wechat):
+    """One real object behind every id of the schema's paths, the shopper's where there is an owner; WeChat login
+    and WeChat Pay enabled (against the local WeChat), so their endpoints meet the input rather than a 404."""
     supplier = SupplierFactory()
     rate = ShippingRateFactory(template__supplier=supplier)
     listing = ListingFactory(sku=SKUFactory(product=ProductFactory(supplier=supplier, shipping_template=rate.template)),
@@ -197,7 +198,9 @@ def test_a_walk_over_every_operation_with_hostile_input_gives_4xx_and_changes_no
     body_operations = {(method, path) for path, method, operation in operations() if "requestBody" in operation}
     for name, refusals in refused_by_parser.items():
         reached = {(method, path) for caller, method, path in refusals if caller == "shopper"}
+        # The payment callbacks read the raw signed body (no parser), the supplier endpoint authenticates first.
         assert body_operations - reached <= {("post", "/api/v1/payments/callback/{provider}"),
+                                             ("post", "/api/v1/payments/callback/wechatpay"),
                                              ("put", "/api/v1/supplier/stock")}, name
         assert ("supplier", "put", "/api/v1/supplier/stock") in refusals, name
 
@@ -259,11 +262,17 @@ HOSTILE_HEADERS = {
                                   (400, "invalid_characters")),
     "UTF-8 X-Signature": ("POST", "/api/v1/payments/callback/simulated", "HTTP_X_SIGNATURE", MOJIBAKE * 8,
                           (401, "signature_invalid")),
+    "UTF-8 Wechatpay-Signature": ("POST", "/api/v1/payments/callback/wechatpay", "HTTP_WECHATPAY_SIGNATURE",
+                                  MOJIBAKE * 8, (401, "FAIL")),
+    "UTF-8 Wechatpay-Serial": ("POST", "/api/v1/payments/callback/wechatpay", "HTTP_WECHATPAY_SERIAL", MOJIBAKE,
+                               (401, "FAIL")),
+    "NUL in Wechatpay-Nonce": ("POST", "/api/v1/payments/callback/wechatpay", "HTTP_WECHATPAY_NONCE", "a\x00b",
+                               (400, "invalid_characters")),
 }
 
 
 @pytest.mark.parametrize("name", HOSTILE_HEADERS)
-def test_hostile_headers_are_a_4xx(api_client, name):
+def test_hostile_headers_are_a_4xx(api_client, wechat, name):
     method, url, header, value, expected = HOSTILE_HEADERS[name]
     before = state()
     response = api_client.generic(method, url, json.dumps({"batch_id": "b-1", "rows": []}), content_type=JSON,
