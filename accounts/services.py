@@ -183,7 +183,9 @@ def _wechat_login_apply(appid: str, identity, *, client: str) -> LoginResult:
     if account is None:
         user, by_unionid = None, False
         if identity.unionid:
-            user = User.objects.filter(wechat_accounts__unionid=identity.unionid).order_by("pk").first()
+            # A user already bound in this app under another openid is not that person (one openid per app).
+            user = (User.objects.filter(wechat_accounts__unionid=identity.unionid)
+                    .exclude(wechat_accounts__appid=appid).order_by("pk").first())
             by_unionid = user is not None
         if user is None:
             user = User.objects.create_user(None, role=Role.SHOPPER)

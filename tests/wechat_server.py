@@ -150,7 +150,7 @@ class LocalWechat:
             self.access_tokens = dict.fromkeys(self.access_tokens, 0.0)
 
     def pay(self, out_trade_no: str, *, transaction_id: str | None = None) -> dict:
-        """The shopper pays in WeChat: the prepaid transaction succeeds."""
+        """The shopper pays in WeChat: the prepaid transaction succeeds. Returns it as WeChat Pay shows it."""
         with self.lock:
             transaction = self.transactions[out_trade_no]
             transaction.update(trade_state="SUCCESS", trade_state_desc="支付成功",
@@ -158,7 +158,7 @@ class LocalWechat:
                                success_time=datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
                                bank_type="OTHERS")
             transaction["amount"].update(payer_total=transaction["amount"]["total"], payer_currency="CNY")
-            return json.loads(json.dumps(transaction))
+            return json.loads(json.dumps(self._transaction_view(transaction)))
 
     def notice(self, transaction: dict, *, event_type: str = "TRANSACTION.SUCCESS", sign_with=None,
                apiv3_key: str | None = None, timestamp: int | None = None, serial: str | None = None,

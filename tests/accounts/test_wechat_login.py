@@ -73,6 +73,15 @@ def test_a_unionid_known_from_another_app_of_the_platform_finds_that_user(wechat
     assert BehaviourEvent.objects.get(kind="wechat_bound").payload == {"appid": WECHAT_APPID, "by_unionid": True}
 
 
+def test_a_unionid_whose_user_is_bound_in_this_app_already_does_not_take_that_account(wechat):
+    user = UserFactory()
+    WechatAccount.objects.create(user=user, appid=WECHAT_APPID, openid="o-first", unionid="u-shared")
+    response = wechat_login(wechat.login_code(openid="o-second", unionid="u-shared"))
+    assert response.status_code == 200 and response.json()["created"] is True
+    assert response.json()["user"]["id"] != user.pk
+    assert WechatAccount.objects.get(openid="o-first").user == user
+
+
 @pytest.mark.parametrize(("arrange", "status", "code"), [
     ("unknown code", 400, "wechat_code_invalid"),
     ("used code", 400, "wechat_code_invalid"),
