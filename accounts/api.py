@@ -111,7 +111,7 @@ class LoginCodeSendApi(APIView):
 
 
 class LoginApi(APIView):
-    """验证码登录 Log in (or sign up) with the phone and its one-time code; returns an API token."""
+    """验证码登录 Log in (or sign up) with the phone and its one-time code; answers a token pair for this device."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
