@@ -1,4 +1,5 @@
-"""Account writes: sending login codes, logging in with them, profile changes, the demo operator."""
+"""Account writes: sending login codes, logging in with them or with WeChat, phone authorisation, logout, profile
+changes, the demo operator. Tokens are issued and refreshed by accounts/tokens.py."""
 import hashlib
 import hmac
 import re
@@ -8,14 +9,15 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from rest_framework.authtoken.models import Token
 
-from accounts.models import LoginCode, Role, User
+from accounts.models import AuthSession, LoginCode, Role, User, WechatAccount
 from accounts.sms import sms_send
-from core.errors import PermissionDenied, TooManyRequests, ValidationFailed
+from accounts.tokens import TokenPair, auth_session_revoke, auth_session_start, auth_sessions_revoke_for_user
+from accounts.wechat import MiniProgram
+from core.errors import Conflict, PermissionDenied, TooManyRequests, ValidationFailed
 from core.events import record_event
 
 PHONE_PATTERN = re.compile(r"^1[3-9]\d{9}$")
@@ -84,12 +86,13 @@ def login_code_send(*, phone: str, client_ip: str | None = None) -> LoginCodeSen
 @dataclass(frozen=True)
 class LoginResult:
     user: User
-    token: str
+    tokens: TokenPair
     created: bool
 
 
-def login_with_code(*, phone: str, code: str) -> LoginResult:
-    """Check the code (one use, expiry, attempt limit); create the shopper on first login; return an API token.
+def login_with_code(*, phone: str, code: str, client: str = "") -> LoginResult:
+    """Check the code (one use, expiry, attempt limit); create the shopper on first login; start a session (a new
+    token pair, for this device; the user's other sessions go on).
 
     A wrong code counts as an attempt even though the call fails: the attempt is committed before the error is
     raised, so guessing cannot be retried for free.
@@ -127,10 +130,10 @@ def login_with_code(*, phone: str, code: str) -> LoginResult:
             if not user.is_active:
                 raise PermissionDenied(_("this account is disabled"), code="account_disabled")
             User.objects.filter(pk=user.pk).update(last_login=now)
-            token, _created = Token.objects.get_or_create(user=user)
+            tokens = auth_session_start(user=user, method=AuthSession.Method.SMS_CODE, client=client)
             record_event(kind="user_logged_in", actor=user, target=user, payload={"method": "sms_code"})
     if outcome == "ok":
-        return LoginResult(user=user, token=token.key, created=created)
+        return LoginResult(user=user, tokens=tokens, created=created)
     if outcome == "no_code":
         raise ValidationFailed(_("request a login code first"), code="code_not_requested")
     if outcome == "expired":
@@ -144,8 +147,101 @@ def login_with_code(*, phone: str, code: str) -> LoginResult:
                            code="code_invalid", detail={"attempts_left": remaining})
 
 
-def logout(*, user: User) -> None:
-    Token.objects.filter(user=user).delete()
+def logout(*, user: User, session: AuthSession | None, everywhere: bool = False) -> int:
+    """End the session the request came with (this device), or every session of the user. Returns how many ended."""
+    if everywhere or session is None:
+        # A caller authenticated otherwise (a staff browser session) has no token session of its own: logging out
+        # of the API then means all of them.
+        return auth_sessions_revoke_for_user(user=user)
+    return int(auth_session_revoke(session_id=session.pk))
+
+
+# --- WeChat mini-program ----------------------------------------------------------------------------------------
+def wechat_login(*, code: str, client: str = "") -> LoginResult:
+    """Log in with the code of `wx.login()`: WeChat says whose it is (jscode2session, called before any
+    transaction), the openid is bound to a user (found by openid, else by unionid from another app of the same
+    WeChat open platform account, else a new shopper without a phone), and a session starts.
+
+    Two first logins of one person at once both try to create the binding: the unique (appid, openid) lets one
+    win, the other runs again and finds it."""
+    mini_program = MiniProgram.from_settings()
+    identity = mini_program.code_to_session(code=code)
+    try:
+        with transaction.atomic():
+            return _wechat_login_apply(mini_program.appid, identity, client=client)
+    except IntegrityError:
+        # A concurrent first login of the same person created the binding meanwhile: this time it is found.
+        with transaction.atomic():
+            return _wechat_login_apply(mini_program.appid, identity, client=client)
+
+
+def _wechat_login_apply(appid: str, identity, *, client: str) -> LoginResult:
+    now = timezone.now()
+    account = (WechatAccount.objects.select_for_update(of=("self",)).select_related("user")
+               .filter(appid=appid, openid=identity.openid).first())
+    created = False
+    if account is None:
+        user, by_unionid = None, False
+        if identity.unionid:
+            # A user already bound in this app under another openid is not that person (one openid per app).
+            user = (User.objects.filter(wechat_accounts__unionid=identity.unionid)
+                    .exclude(wechat_accounts__appid=appid).order_by("pk").first())
+            by_unionid = user is not None
+        if user is None:
+            user = User.objects.create_user(None, role=Role.SHOPPER)
+            created = True
+            record_event(kind="user_registered", actor=user, target=user)
+        account = WechatAccount.objects.create(user=user, appid=appid, openid=identity.openid,
+                                               unionid=identity.unionid, session_key=identity.session_key,
+                                               last_login_at=now)
+        record_event(kind="wechat_bound", actor=user, target=account,
+                     payload={"appid": appid, "by_unionid": by_unionid})
+    else:
+        user = account.user
+        WechatAccount.objects.filter(pk=account.pk).update(
+            session_key=identity.session_key, unionid=identity.unionid or account.unionid, last_login_at=now,
+            updated_at=now)
+    if not user.is_active:
+        raise PermissionDenied(_("this account is disabled"), code="account_disabled")
+    User.objects.filter(pk=user.pk).update(last_login=now)
+    tokens = auth_session_start(user=user, method=AuthSession.Method.WECHAT, client=client)
+    record_event(kind="user_logged_in", actor=user, target=user, payload={"method": "wechat"})
+    return LoginResult(user=user, tokens=tokens, created=created)
+
+
+def wechat_phone_bind(*, user: User, code: str) -> User:
+    """Make the phone number the user authorised in WeChat (the phone-number button's code, exchanged with
+    getuserphonenumber before any transaction) their phone. Only mainland mobiles, like every login here.
+
+    A number that belongs to another account is refused (`phone_taken`, 409) and nothing changes: accounts are
+    never merged here, because this app cannot see what each account holds (orders, points...) and a merge is not
+    undoable. The owner of that number logs in with an SMS code instead."""
+    phone_info = MiniProgram.from_settings().phone_number(code=code)
+    if phone_info.country_code != "86":
+        raise ValidationFailed(_("only mainland China mobile numbers can be used"), code="phone_not_supported",
+                               detail={"country_code": phone_info.country_code})
+    try:
+        phone = phone_normalize(phone_info.pure_phone_number)
+    except ValidationFailed as error:
+        raise ValidationFailed(_("only mainland China mobile numbers can be used"),
+                               code="phone_not_supported") from error
+    taken = Conflict(_("this phone number belongs to another account; log in with it by SMS code"),
+                     code="phone_taken")
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.phone == phone:
+            return locked
+        if User.objects.filter(phone=phone).exists():
+            raise taken
+        try:
+            with transaction.atomic():
+                User.objects.filter(pk=user.pk).update(phone=phone)
+        except IntegrityError as error:  # taken meanwhile by a concurrent login or binding
+            raise taken from error
+        record_event(kind="phone_bound", actor=locked, target=locked,
+                     payload={"method": "wechat", "replaced": bool(locked.phone)})
+        locked.phone = phone
+    return locked
 
 
 def user_update_profile(*, user: User, nickname: str | None = None, avatar_url: str | None = None) -> User:

@@ -29,14 +29,16 @@ SEARCH_QUERIES = ["heart", "蜡烛", "christmas", "杯子", "bag", "复古", "ca
 
 
 def _shoppers(count: int) -> list[tuple[str, int]]:
-    """(API token, default address id) of `count` demo customers."""
-    from rest_framework.authtoken.models import Token
-
+    """(API access token, default address id) of `count` demo customers: a fresh login session each (its access
+    token lives AUTH_ACCESS_TOKEN_TTL, 2 hours by default: far longer than a run)."""
+    from accounts.models import AuthSession
+    from accounts.tokens import auth_session_start
     from mall.models import Address
 
     addresses = list(Address.objects.filter(is_default=True, user__phone__startswith="199")
                      .select_related("user").order_by("pk")[:count])
-    return [(Token.objects.get_or_create(user=address.user)[0].key, address.pk) for address in addresses]
+    return [(auth_session_start(user=address.user, method=AuthSession.Method.OTHER, client="bench").access_token,
+             address.pk) for address in addresses]
 
 
 def _listings() -> list[int]:

@@ -34,7 +34,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     # our apps, in dependency order (ARCHITECTURE.md)
@@ -198,6 +197,7 @@ CELERY_BEAT_SCHEDULE = {
     "bargain-sessions-expire": {"task": "mall.bargain_sessions_expire_task", "schedule": timedelta(minutes=5)},
     "refunds-send-due": {"task": "mall.refunds_send_due_task", "schedule": timedelta(minutes=1)},
     "commissions-settle-due": {"task": "cards.commissions_settle_due_task", "schedule": timedelta(minutes=30)},
+    "auth-sessions-purge": {"task": "accounts.auth_sessions_purge_task", "schedule": timedelta(hours=6)},
 }
 
 # --- Behaviour events ---
@@ -257,10 +257,48 @@ LOGIN_CODE_RESEND_INTERVAL = timedelta(seconds=env.int("LOGIN_CODE_RESEND_SECOND
 LOGIN_CODE_MAX_ATTEMPTS = env.int("LOGIN_CODE_MAX_ATTEMPTS", default=5)
 LOGIN_CODE_DAILY_LIMIT = env.int("LOGIN_CODE_DAILY_LIMIT", default=10)
 
+# --- API tokens (accounts/tokens.py): one session per login and device, stored only as hashes ---
+# The access token is sent on every request (`Authorization: Token <access token>`) and lives briefly; the refresh
+# token buys a new pair at POST /api/v1/auth/refresh (the old pair stops working; a refresh token used twice
+# revokes its session). A session not refreshed within AUTH_REFRESH_TOKEN_TTL ends.
+AUTH_ACCESS_TOKEN_TTL = timedelta(seconds=env.int("AUTH_ACCESS_TOKEN_TTL_SECONDS", default=2 * 3600))
+AUTH_REFRESH_TOKEN_TTL = timedelta(days=env.int("AUTH_REFRESH_TOKEN_TTL_DAYS", default=30))
+# Ended sessions (expired, logged out, revoked) are kept this long for the admin, then purged.
+AUTH_SESSION_RETENTION = timedelta(days=env.int("AUTH_SESSION_RETENTION_DAYS", default=30))
+
+# --- WeChat mini-program login (accounts/wechat.py) ---
+# Empty AppID or secret switches WeChat login and phone authorisation off: their endpoints answer 404.
+WECHAT_MINIPROGRAM_APPID = env.str("WECHAT_MINIPROGRAM_APPID", default="")
+WECHAT_MINIPROGRAM_SECRET = env.str("WECHAT_MINIPROGRAM_SECRET", default="")
+WECHAT_API_BASE_URL = env.str("WECHAT_API_BASE_URL", default="https://api.weixin.qq.com")
+WECHAT_TIMEOUT_SECONDS = env.float("WECHAT_TIMEOUT_SECONDS", default=5.0)
+# The interface access token (stable_token) is cached in Redis for every process and fetched again this long
+# before WeChat's expiry.
+WECHAT_ACCESS_TOKEN_MARGIN_SECONDS = env.int("WECHAT_ACCESS_TOKEN_MARGIN_SECONDS", default=300)
+
+# --- WeChat Pay API v3, JSAPI (mall/services/wechat_pay.py), enabled by naming it in PAYMENT_PROVIDERS ---
+WECHATPAY_PROVIDER = "mall.services.wechat_pay.WeChatPayProvider"
+WECHATPAY_MCHID = env.str("WECHATPAY_MCHID", default="")
+WECHATPAY_APPID = env.str("WECHATPAY_APPID", default=WECHAT_MINIPROGRAM_APPID)
+# The merchant's API private key (apiclient_key.pem): the PEM text itself, or the path of the file.
+WECHATPAY_PRIVATE_KEY = env.str("WECHATPAY_PRIVATE_KEY", default="")
+WECHATPAY_CERT_SERIAL_NO = env.str("WECHATPAY_CERT_SERIAL_NO", default="")
+WECHATPAY_APIV3_KEY = env.str("WECHATPAY_APIV3_KEY", default="")
+# WeChat Pay's platform public key (PEM text or path) and its id (PUB_KEY_ID_...); a platform certificate may be
+# given instead, its serial number being the id (taken from the certificate when the id is empty).
+WECHATPAY_PLATFORM_PUBLIC_KEY = env.str("WECHATPAY_PLATFORM_PUBLIC_KEY", default="")
+WECHATPAY_PLATFORM_PUBLIC_KEY_ID = env.str("WECHATPAY_PLATFORM_PUBLIC_KEY_ID", default="")
+# Where WeChat Pay posts its notices: https://<your host>/api/v1/payments/callback/wechatpay
+WECHATPAY_NOTIFY_URL = env.str("WECHATPAY_NOTIFY_URL", default="")
+WECHATPAY_BASE_URL = env.str("WECHATPAY_BASE_URL", default="https://api.mch.weixin.qq.com")
+WECHATPAY_TIMEOUT_SECONDS = env.float("WECHATPAY_TIMEOUT_SECONDS", default=10.0)
+# A notice whose Wechatpay-Timestamp is further than this from our clock is refused (replays of old notices).
+WECHATPAY_NOTICE_MAX_AGE_SECONDS = env.int("WECHATPAY_NOTICE_MAX_AGE_SECONDS", default=300)
+
 # --- REST API ---
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.AccessTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -276,6 +314,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "login_code_send": env.str("THROTTLE_LOGIN_CODE_SEND", default="5/min"),
         "login": env.str("THROTTLE_LOGIN", default="10/min"),
+        "token_refresh": env.str("THROTTLE_TOKEN_REFRESH", default="30/min"),
+        "wechat_phone": env.str("THROTTLE_WECHAT_PHONE", default="10/min"),
         "anon": env.str("THROTTLE_ANON", default="120/min"),
         "user": env.str("THROTTLE_USER", default="600/min"),
     },
@@ -292,7 +332,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "TAGS": [
-        {"name": "auth", "description": "登录与个人资料 Login by SMS code, the API token, the shopper's profile"},
+        {"name": "auth", "description": "登录与个人资料 Login by SMS code or WeChat, expiring tokens and their "
+                                        "refresh, phone authorisation, the shopper's profile"},
         {"name": "catalogue", "description": "类目、地区与商品 Categories, provinces and listings (public)"},
         {"name": "cart", "description": "购物车 The shopper's cart"},
         {"name": "addresses", "description": "收货地址 The shopper's delivery addresses"},
@@ -312,8 +353,9 @@ SPECTACULAR_SETTINGS = {
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "tokenAuth": {"type": "apiKey", "in": "header", "name": "Authorization",
-                          "description": "购物者令牌 Shopper API token from POST /api/v1/auth/login, sent as "
-                                         "`Authorization: Token <token>`"},
+                          "description": "购物者访问令牌 Shopper access token from POST /api/v1/auth/login, "
+                                         "/auth/wechat/login or /auth/refresh, sent as "
+                                         "`Authorization: Token <access token>`; it expires (refresh it)"},
             "supplierToken": {"type": "http", "scheme": "bearer",
                               "description": "供应商令牌 A supplier's API token (issued in the supplier console), "
                                              "sent as `Authorization: Bearer <token>`"},

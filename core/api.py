@@ -10,6 +10,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from core.authentication import AuthenticationRefused
 from core.errors import DomainError, TooManyRequests
 
 # DRF's own exceptions, mapped onto our stable codes and human messages.
@@ -40,6 +41,12 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             headers = {"Retry-After": str(exc.retry_after)}
         return error_response(status_code=exc.status, code=exc.code, message=exc.message, detail=exc.detail,
                               headers=headers)
+    # A 401 names the scheme to authenticate with (DRF sets it from the view's first authentication class).
+    auth_headers = {"WWW-Authenticate": exc.auth_header} if getattr(exc, "auth_header", None) else None
+    if isinstance(exc, AuthenticationRefused):
+        set_rollback()
+        return error_response(status_code=exc.status_code, code=exc.stable_code, message=exc.message,
+                              headers=auth_headers)
     if isinstance(exc, (Http404, ObjectDoesNotExist)):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -55,7 +62,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             code, message = error_code, error_message
             break
     detail = exc.detail if isinstance(exc, exceptions.ValidationError) else None
-    headers = {}
+    headers = dict(auth_headers or {})
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         headers["Retry-After"] = str(int(exc.wait) + 1)
         detail = {"retry_after_seconds": int(exc.wait) + 1}

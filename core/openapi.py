@@ -9,7 +9,8 @@ wired, whatever its view does:
 - 404 when the path names a row, or the list is paginated (a page past the end);
 - 415 when it takes a body (a content type other than JSON, form or multipart);
 - 429 when the view throttles.
-The errors an operation's own rules raise (a 404 for an id in the body, 409 illegal transition, 422 rule refused)
+The errors an operation's own rules raise (a 404 for an id in the body, 409 illegal transition, 422 rule refused,
+503 an outside service down)
 are declared by the operation itself, with `errors(...)` in its `extend_schema(responses=...)`.
 """
 from drf_spectacular.openapi import AutoSchema
@@ -37,6 +38,8 @@ ERROR_DESCRIPTIONS = {
     422: "不符合业务规则 Refused by a business rule: `rule_violated` or a more precise code",
     415: "不支持的内容类型 Unsupported media type: `unsupported_media_type` (send JSON, a form or multipart)",
     429: "请求过于频繁 Too many requests: `throttled` or a more precise code; `Retry-After` says when to retry",
+    503: "外部服务暂不可用 An outside service (WeChat, a payment provider) cannot answer now: "
+         "`service_unavailable` or a more precise code; try again shortly",
 }
 
 

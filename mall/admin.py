@@ -51,7 +51,7 @@ from mall.models import (
     StoreStaff,
     UserCoupon,
 )
-from mall.services import after_sales, bargains, catalogue, coupons, group_buys, orders, refunds
+from mall.services import after_sales, bargains, catalogue, coupons, group_buys, orders, payments, refunds
 
 # Where a delivery was reported from (the `source` of `shipment_delivered`): carrier, supplier, buyer, auto_confirm
 # and, from this admin, operator.
@@ -304,11 +304,18 @@ class OrderAdmin(ExactSearchMixin, ServiceActionsMixin, ReadOnlyAdminMixin, Oper
     readonly_fields = fields
     inlines = [OrderLineInline, OrderShipmentInline, OrderEventInline, OrderPaymentInline, OrderRefundInline,
                OrderAfterSaleInline]
-    actions = ("cancel_unpaid",)
+    actions = ("cancel_unpaid", "query_payment")
 
     @admin.display(description="收货地址 ship to")
     def ship_to(self, order: Order):
         return _address_html(order.address)
+
+    @admin.action(description="向支付渠道查询支付结果 Ask the payment provider (a paid order whose notice never came "
+                              "is paid now)", permissions=["operate"])
+    def query_payment(self, request, queryset):
+        self.run_service_on_each(request, queryset.filter(payment_status=Order.PaymentStatus.UNPAID).order_by("pk"),
+                                 lambda order: payments.payment_query(order_id=order.pk), done="已查询 asked",
+                                 label=lambda order: order.number)
 
     @admin.action(description="取消未支付订单 Cancel unpaid orders (stock and coupon come back)",
                   permissions=["operate"])

@@ -22,6 +22,7 @@ urlpatterns = [
     path("orders/<id:order_id>/confirm-receipt", shop.OrderConfirmReceiptApi.as_view()),
     path("orders/<id:order_id>/pay", shop.OrderPayApi.as_view()),
     path("orders/<id:order_id>/simulated-pay", shop.SimulatedGatewayPayApi.as_view()),
+    path("payments/callback/wechatpay", shop.WeChatPayCallbackApi.as_view()),
     path("payments/callback/<slug:provider>", shop.PaymentCallbackApi.as_view()),
     path("logistics/tracking-push/kuaidi100", logistics.Kuaidi100TrackingPushApi.as_view()),
     path("coupons", shop.CouponTemplateListApi.as_view()),

@@ -92,3 +92,42 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         process.wait(20)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+# --- a local WeChat (tests/wechat_server.py) --------------------------------------------------------------------
+WECHAT_APPID = "wx5f2a0d1b3c4e6a78"
+WECHATPAY_MCHID = "1900009191"
+WECHATPAY_NOTIFY_URL = "https://mall.example.com/api/v1/payments/callback/wechatpay"
+
+
+@pytest.fixture(scope="session")
+def wechat_keys():
+    """The merchant's and WeChat Pay's keys, generated once per test run."""
+    from tests.wechat_server import Keys
+
+    return Keys()
+
+
+@pytest.fixture
+def wechat(settings, wechat_keys):
+    """A local WeChat (mini-program API and WeChat Pay API v3) on a free port, and the settings that point WeChat
+    login and the WeChat Pay provider (enabled beside the simulated gateway) at it."""
+    from tests.wechat_server import LocalWechat, private_pem, public_pem
+
+    server = LocalWechat(keys=wechat_keys, appid=WECHAT_APPID, secret="test-secret-" + "0" * 20,
+                         mchid=WECHATPAY_MCHID).start()
+    settings.WECHAT_MINIPROGRAM_APPID = server.appid
+    settings.WECHAT_MINIPROGRAM_SECRET = server.secret
+    settings.WECHAT_API_BASE_URL = server.url
+    settings.WECHATPAY_MCHID = server.mchid
+    settings.WECHATPAY_APPID = server.appid
+    settings.WECHATPAY_PRIVATE_KEY = private_pem(wechat_keys.merchant)
+    settings.WECHATPAY_CERT_SERIAL_NO = wechat_keys.merchant_serial
+    settings.WECHATPAY_APIV3_KEY = wechat_keys.apiv3_key
+    settings.WECHATPAY_PLATFORM_PUBLIC_KEY = public_pem(wechat_keys.platform)
+    settings.WECHATPAY_PLATFORM_PUBLIC_KEY_ID = wechat_keys.platform_key_id
+    settings.WECHATPAY_NOTIFY_URL = WECHATPAY_NOTIFY_URL
+    settings.WECHATPAY_BASE_URL = server.url
+    settings.PAYMENT_PROVIDERS = [settings.SIMULATED_GATEWAY, settings.WECHATPAY_PROVIDER]
+    yield server
+    server.stop()

@@ -1,6 +1,7 @@
 import factory
 
-from accounts.models import Role, User
+from accounts.models import AuthSession, Role, User
+from accounts.tokens import auth_session_start
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -11,6 +12,25 @@ class UserFactory(factory.django.DjangoModelFactory):
     phone = factory.Sequence(lambda n: f"139{n:08d}")
     nickname = factory.Faker("name", locale="zh_CN")
     role = Role.SHOPPER
+
+
+class AuthSessionFactory(factory.django.DjangoModelFactory):
+    """A login session made the way a login makes it (`auth_session_start`). The database keeps only the tokens'
+    hashes; the tokens themselves are left on the instance as `issued_access_token` and `issued_refresh_token`
+    (send `Authorization: Token <issued_access_token>`)."""
+
+    class Meta:
+        model = AuthSession
+
+    user = factory.SubFactory(UserFactory)
+    method = AuthSession.Method.SMS_CODE
+
+    @classmethod
+    def _create(cls, model_class, *args, user, method, **kwargs):
+        pair = auth_session_start(user=user, method=method, client=kwargs.get("client", "tests"))
+        session = model_class.objects.get(pk=pair.session_id)
+        session.issued_access_token, session.issued_refresh_token = pair.access_token, pair.refresh_token
+        return session
 
 
 # --- supply -----------------------------------------------------------------------------------------------------

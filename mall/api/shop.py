@@ -12,7 +12,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import PagePagination
+from core.api import PagePagination, exception_handler
 from core.errors import NotFound
 from core.fields import IdempotencyKeyField, IdField, MoneyField
 from core.openapi import errors
@@ -20,7 +20,10 @@ from mall import selectors
 from mall.api.serializers import LineInput, ListingDetailOutput, ListingOutput, OrderOutput, QuoteOutput
 from mall.models import Address, CouponTemplate, GroupBuyCampaign, GroupBuyTeam, UserCoupon
 from mall.services import catalogue, coupons, group_buys, orders, payments, quotes
+from mall.services.wechat_pay import WeChatPayProvider
 from supply.models import Region
+
+WECHATPAY = WeChatPayProvider.name
 
 # An anonymous visitor's device id, as the mini-program or H5 page sends it; anything else is not counted.
 VISITOR_ID = re.compile(r"[A-Za-z0-9_\-]{8,64}")
@@ -336,23 +339,46 @@ class OrderConfirmReceiptApi(APIView):
         return Response(OrderOutput(selectors.order_details(order)).data)
 
 
+@extend_schema_serializer(component_name="WechatRequestPayment")
+class WechatRequestPaymentOutput(serializers.Serializer):
+    """Exactly the object the mini-program passes to wx.requestPayment."""
+
+    timeStamp = serializers.CharField()
+    nonceStr = serializers.CharField()
+    package = serializers.CharField(help_text="prepay_id=...")
+    signType = serializers.CharField(help_text="RSA")
+    paySign = serializers.CharField()
+
+
 class PaymentInfoOutput(serializers.Serializer):
     provider = serializers.CharField()
     order_number = serializers.CharField()
     amount = serializers.CharField()
     currency = serializers.CharField()
     pay_deadline = serializers.CharField()
-    pay_url = serializers.CharField()
+    pay_url = serializers.CharField(required=False, help_text="模拟支付 the simulated gateway's pay endpoint")
+    appid = serializers.CharField(required=False, help_text="微信支付 the AppID WeChat Pay charges through")
+    request_payment = WechatRequestPaymentOutput(required=False, help_text="微信支付 WeChat Pay: pass to "
+                                                                           "wx.requestPayment as it is")
 
 
 class OrderPayApi(APIView):
-    """发起支付 Start paying an order: what the payment provider needs."""
+    """发起支付 Start paying an order: what the payment provider needs. With WeChat Pay (`provider: wechatpay`) the
+    order is prepaid and the answer carries the signed parameters of wx.requestPayment; the buyer must have logged in
+    with WeChat (`wechat_openid_missing`). Without a provider, the first enabled one."""
 
-    @extend_schema(summary="发起支付 Start paying an order", request=None,
-                   responses={200: PaymentInfoOutput, **errors(409)}, tags=["payments"])
+    @extend_schema_serializer(component_name="OrderPayInput")
+    class Input(serializers.Serializer):
+        provider = serializers.RegexField(r"^[a-z0-9_\-]{1,32}$", max_length=32, required=False,
+                                          help_text="支付渠道 payment provider: wechatpay, simulated...")
+
+    @extend_schema(summary="发起支付 Start paying an order", request=Input,
+                   responses={200: PaymentInfoOutput, **errors(409, 422, 503)}, tags=["payments"])
     def post(self, request, order_id: int):
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
         order = orders.order_for_buyer(buyer=request.user, order_id=order_id)
-        return Response(payments.payment_checkout(order=order))
+        return Response(payments.payment_checkout(order=order, provider=data.validated_data.get("provider")))
 
 
 class SimulatedGatewayPayApi(APIView):
@@ -370,8 +396,8 @@ class SimulatedGatewayPayApi(APIView):
 @extend_schema_serializer(component_name="PaymentCallbackOutput")
 class PaymentCallbackOutput(serializers.Serializer):
     code = serializers.CharField()
-    payment_id = serializers.IntegerField()
-    order_id = serializers.IntegerField()
+    payment_id = serializers.IntegerField(allow_null=True)
+    order_id = serializers.IntegerField(allow_null=True)
 
 
 class PaymentCallbackApi(APIView):
@@ -383,9 +409,49 @@ class PaymentCallbackApi(APIView):
     @extend_schema(summary="支付回调 Payment provider callback", request={"application/json": {"type": "object"}},
                    responses={200: PaymentCallbackOutput, **errors(401, 409, 422)}, tags=["payments"])
     def post(self, request, provider: str):
-        payment = payments.payment_callback(provider=provider, body=request.body,
-                                            signature=request.headers.get("X-Signature", ""))
+        payment = payments.payment_callback(provider=provider, body=request.body, headers=request.headers)
+        if payment is None:
+            return Response({"code": "ignored", "payment_id": None, "order_id": None})
         return Response({"code": "ok", "payment_id": payment.pk, "order_id": payment.order_id})
+
+
+def wechat_pay_exception_handler(exc, context):
+    """WeChat Pay reads a refusal as a 4xx/5xx with {"code": "FAIL", "message": ...} (and then sends the notice
+    again later); our stable code goes in `detail.reason`."""
+    response = exception_handler(exc, context)
+    if response is not None and response.status_code >= 400 and isinstance(response.data, dict):
+        reason, detail = response.data.get("code"), response.data.get("detail")
+        response.data = {"code": "FAIL", "message": response.data.get("message"),
+                         "detail": {"reason": reason, **(detail if isinstance(detail, dict) else {})}}
+    return response
+
+
+class WeChatPayCallbackApi(APIView):
+    """微信支付回调 WeChat Pay API v3 notices: signed by WeChat Pay (`Wechatpay-Signature`, `-Timestamp`, `-Nonce`,
+    `-Serial`), the resource encrypted with our APIv3 key. A paid transaction pays its order once (idempotent on
+    WeChat's transaction id); refund and other notices are acknowledged and change nothing. A refusal is
+    `{"code": "FAIL", "message", "detail": {"reason": <stable code>}}` with a 4xx, as WeChat Pay expects. 404 while
+    WeChat Pay is not enabled."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema_serializer(component_name="WeChatPayCallbackOutput")
+    class Output(serializers.Serializer):
+        code = serializers.CharField(help_text="SUCCESS")
+        message = serializers.CharField()
+
+    def get_exception_handler(self):
+        return wechat_pay_exception_handler
+
+    @extend_schema(summary="微信支付回调 WeChat Pay notice", request={"application/json": {"type": "object"}},
+                   responses={200: Output, **errors(401, 404, 409, 422)}, tags=["payments"],
+                   parameters=[OpenApiParameter(name, str, OpenApiParameter.HEADER, required=False)
+                               for name in ("Wechatpay-Signature", "Wechatpay-Timestamp", "Wechatpay-Nonce",
+                                            "Wechatpay-Serial", "Wechatpay-Signature-Type")])
+    def post(self, request):
+        payments.payment_callback(provider=WECHATPAY, body=request.body, headers=request.headers)
+        return Response({"code": "SUCCESS", "message": "成功"})
 
 
 # --- coupons ----------------------------------------------------------------------------------------------------

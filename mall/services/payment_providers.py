@@ -3,14 +3,19 @@
 The mall ships the simulated gateway for development and the demo. It is enabled only when debugging or when
 PAYMENT_PROVIDERS names it, and outside debug it has no default secret: start-up (`providers_check`, called by
 MallConfig.ready) refuses an enabled provider that lacks its keys. A provider that is not enabled does not exist
-for the API: its callback and its pay endpoint answer 404. A real provider (WeChat Pay, Alipay) implements the
-same methods.
+for the API: its callback and its pay endpoint answer 404. WeChat Pay API v3 (mall/services/wechat_pay.py)
+implements the same methods; so would Alipay.
+
+A callback reaches `parse_notice` as the raw body and the request's headers (names in lower case): each provider
+signs its notices its own way (the simulated gateway: HMAC in `X-Signature`; WeChat Pay: RSA over timestamp, nonce
+and body in the `Wechatpay-*` headers, the resource encrypted with the APIv3 key).
 """
 import hashlib
 import hmac
 import json
 import secrets
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -45,6 +50,11 @@ class ProviderUnavailable(Exception):
     """The provider could not be reached or answered with a temporary error: try again later."""
 
 
+class NoticeIgnored(Exception):
+    """A genuine (verified) notice that pays nothing: a refund's notice, a transaction that did not succeed. The
+    provider is told it was received, and nothing changes."""
+
+
 class PaymentProvider(ABC):
     name: str
 
@@ -56,13 +66,23 @@ class PaymentProvider(ABC):
         """What the client needs to pay the order with this provider."""
 
     @abstractmethod
-    def parse_notice(self, *, body: bytes, signature: str) -> PaymentNotice:
-        """Verify and read a callback. Raises a domain error for a bad signature or a malformed body."""
+    def parse_notice(self, *, body: bytes, headers: Mapping[str, str]) -> PaymentNotice:
+        """Verify and read a callback (`headers` with lower-case names). Raises a domain error for a bad signature
+        or a malformed body, NoticeIgnored for a genuine notice that pays nothing."""
+
+    def query(self, *, order_number: str) -> PaymentNotice | None:
+        """Ask the provider whether the order was paid (its callback may never have come): the payment as a notice,
+        or None when it holds no successful payment for the order. Raises ProviderUnavailable. Called outside any
+        transaction. A provider that notifies synchronously has nothing to ask: None."""
+        return None
 
     @abstractmethod
     def refund(self, *, transaction_id: str, amount: Decimal, total: Decimal, reference: str) -> str:
         """Send `amount` of a payment of `total` back; returns the provider's refund id. Idempotent on `reference`.
         Raises RefundDeclined (for good) or ProviderUnavailable (try later). Called outside any transaction."""
+
+
+SIGNATURE_HEADER = "x-signature"
 
 
 class SimulatedGateway(PaymentProvider):
@@ -88,15 +108,15 @@ class SimulatedGateway(PaymentProvider):
                 "currency": order.currency, "pay_deadline": order.pay_deadline.isoformat(),
                 "pay_url": f"/api/v1/orders/{order.pk}/simulated-pay"}
 
-    def paid_notice(self, *, order, transaction_id: str | None = None) -> tuple[bytes, str]:
-        """The signed callback the gateway sends once the shopper has paid."""
+    def paid_notice(self, *, order, transaction_id: str | None = None) -> tuple[bytes, dict[str, str]]:
+        """The signed callback (body, headers) the gateway sends once the shopper has paid."""
         body = json.dumps({"order_number": order.number,
                            "transaction_id": transaction_id or f"sim-{secrets.token_hex(12)}",
                            "amount": str(order.total), "status": "paid"}).encode()
-        return body, self.sign(body)
+        return body, {SIGNATURE_HEADER: self.sign(body)}
 
-    def parse_notice(self, *, body: bytes, signature: str) -> PaymentNotice:
-        if not signature_matches(self.sign(body), signature):
+    def parse_notice(self, *, body: bytes, headers: Mapping[str, str]) -> PaymentNotice:
+        if not signature_matches(self.sign(body), headers.get(SIGNATURE_HEADER, "")):
             raise NotAuthenticated(_("invalid callback signature"), code="signature_invalid")
         try:
             data = json.loads(body)
@@ -120,7 +140,7 @@ def _providers() -> dict[str, PaymentProvider]:
 
 
 def _forget_providers(*, setting: str, **kwargs) -> None:
-    if setting in ("PAYMENT_PROVIDERS", "PAYMENT_SIMULATED_SECRET", "DEBUG"):
+    if setting in ("PAYMENT_PROVIDERS", "PAYMENT_SIMULATED_SECRET", "DEBUG") or setting.startswith("WECHATPAY_"):
         _providers.cache_clear()
 
 
@@ -131,6 +151,11 @@ def providers_check() -> None:
     """Start-up: every enabled provider has what it needs, or the process refuses to start."""
     for provider in _providers().values():
         provider.check_configured()
+
+
+def providers_enabled() -> list[PaymentProvider]:
+    """The enabled providers, in the order PAYMENT_PROVIDERS names them."""
+    return list(_providers().values())
 
 
 def provider_enabled(name: str) -> bool:

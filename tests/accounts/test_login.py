@@ -48,7 +48,8 @@ def test_first_login_creates_a_shopper_and_returns_a_working_token(api_client, d
     assert set(BehaviourEvent.objects.filter(actor=user).values_list("kind", flat=True)) == {
         "user_registered", "user_logged_in"}
 
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {body['token']}")
+    assert body["token_type"] == "Token" and body["expires_in"] == 7200
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {body['access_token']}")
     me = api_client.patch("/api/v1/me", {"nickname": "小明"}, format="json")
     assert me.status_code == 200 and me.json()["nickname"] == "小明"
 

@@ -6,7 +6,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from accounts.models import LoginCode, Role, User
+from accounts import tokens
+from accounts.models import LoginCode, Role, User, WechatAccount
 from core.models import EventCursor, EventDailyCount, EventDelivery
 from mall.models import AfterSale, GroupBuyTeam, Listing, Order, Shipment, StoreStaff
 from mall.services import after_sales, bargains, catalogue, coupons, group_buys, orders
@@ -14,6 +15,7 @@ from supply import services as supply_services
 from supply.models import PricingRule, Supplier
 from tests.factories import (
     AddressFactory,
+    AuthSessionFactory,
     CouponTemplateFactory,
     GroupBuyCampaignFactory,
     ListingFactory,
@@ -109,6 +111,10 @@ def world_build(*, supplier, listing, buyer, address, key: str) -> World:
     session = bargains.bargain_open(owner=buyer, campaign_id=campaign.pk)
     bargains.bargain_help(session_id=session.pk, helper=UserFactory())
     LoginCode.objects.create(phone=buyer.phone, code_hash="0" * 64, expires_at=now + timedelta(minutes=5))
+    tokens.auth_session_refresh(refresh_token=AuthSessionFactory(user=buyer).issued_refresh_token)
+    wechat_only = User.objects.create_user(None)  # came in through WeChat, no phone yet
+    WechatAccount.objects.create(user=wechat_only, appid="wx5f2a0d1b3c4e6a78", openid=f"o-{key}-openid",
+                                 unionid=f"u-{key}-unionid", session_key="never shown")
     EventDelivery.objects.create(event_id=shipped.pk, kind="order_paid", handler=f"tests.{key}")
     EventCursor.objects.create(consumer=f"tests.{key}", last_run_at=now, last_event_at=now)
     EventDailyCount.objects.create(day=timezone.localdate(), kind=f"{key}_kind", count=2)

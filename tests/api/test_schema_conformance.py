@@ -17,15 +17,16 @@ from django.db import close_old_connections
 from django.test import override_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
+from accounts.models import AuthSession
 from config.wsgi import application
 from mall.services import bargains, coupons, group_buys, orders
 from supply.models import Stock
 from tests.factories import (
     AddressFactory,
+    AuthSessionFactory,
     CouponTemplateFactory,
     GroupBuyCampaignFactory,
     ListingFactory,
@@ -41,7 +42,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 # The WSGI transport of schemathesis calls the app with this host.
 HOST = "localhost"
-SHOPPER_TOKEN = "schemathesis0shopper0token0000000000000"  # 40 characters, like DRF's own keys
 EXAMPLES_PER_OPERATION = 12
 
 with override_settings(ALLOWED_HOSTS=[HOST]):
@@ -60,11 +60,11 @@ def _in_the_test_transaction(settings):
 
 
 @pytest.fixture
-def world(db) -> dict:
-    """A demo-like shopper: a token, an address, a cart, a coupon, an unpaid and a delivered order, a group-buy team
-    to join, a bargain session, an after-sale request; and a supplier with its API token."""
+def world(db, wechat) -> dict:
+    """A demo-like shopper: a login, an address, a cart, a coupon, an unpaid and a delivered order, a group-buy team to
+    join, a bargain session, an after-sale request; and a supplier with its API token."""
     shopper = UserFactory(nickname="测试买家")
-    Token.objects.create(user=shopper, key=SHOPPER_TOKEN)
+    login = AuthSessionFactory(user=shopper)
     address = AddressFactory(user=shopper)
     supplier = SupplierFactory()
     rate = ShippingRateFactory(template__supplier=supplier)
@@ -87,7 +87,7 @@ def world(db) -> dict:
     session = bargains.bargain_open(owner=stranger, campaign_id=bargain_campaign.pk)
     Stock.objects.filter(sku__in=[listing.sku for listing in listings]).update(available=1000)
     return {
-        "shopper": shopper, "supplier": supplier,
+        "shopper": shopper, "supplier": supplier, "login": login,
         "ids": {
             "listing_id": listings[0].pk, "item_id": cart_item.pk, "address_id": address.pk,
             "order_id": unpaid.pk, "team_id": team.pk, "session_id": session.pk,
@@ -116,8 +116,8 @@ def test_every_operation_answers_as_its_schema_says(case, world):
     if case.path == "/api/v1/supplier/stock":
         headers = {"Authorization": f"Bearer {world['supplier'].issued_token}"}
     else:
-        headers = {"Authorization": f"Token {SHOPPER_TOKEN}"}
+        headers = {"Authorization": f"Token {world['login'].issued_access_token}"}
     case.call_and_validate(headers=headers,
                            checks=[not_a_server_error, response_schema_conformance, status_code_conformance])
-    # A generated logout revokes the token: put it back so the next example is still logged in.
-    Token.objects.get_or_create(user=world["shopper"], defaults={"key": SHOPPER_TOKEN})
+    # A generated logout ends the session: start it again so the next example is still logged in.
+    AuthSession.objects.filter(user=world["shopper"]).update(revoked_at=None, revoked_reason="")

@@ -76,7 +76,7 @@ def test_a_payment_callback_delivered_five_times_at_once_pays_once(buyer, addres
     signature = payments.sign(body)
 
     def deliver(index):
-        return payments.payment_callback(provider="simulated", body=body, signature=signature).pk
+        return payments.payment_callback(provider="simulated", body=body, headers={"X-Signature": signature}).pk
 
     results, errors = race(5, deliver)
     assert errors == []

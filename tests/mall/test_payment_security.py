@@ -142,8 +142,8 @@ def test_the_provider_is_called_after_commit_never_inside_a_transaction(settings
     settings.PAYMENT_PROVIDERS = [SIMULATED, "tests.mall.providers.RecordingGateway"]
     RecordingGateway.calls.clear()
     order = place(buyer, address, listing, quantity=2)
-    body, signature = RecordingGateway().paid_notice(order=order)
-    payments.payment_callback(provider="recording", body=body, signature=signature)
+    body, headers = RecordingGateway().paid_notice(order=order)
+    payments.payment_callback(provider="recording", body=body, headers=headers)
     after_sale = after_sales.after_sale_request(buyer=buyer, order_id=order.pk, line_id=order.lines.get().pk,
                                                 kind="refund_only", quantity=1, reason="不想要了")
     after_sales.after_sale_approve(after_sale_id=after_sale.pk, store=order.store, actor=None)
@@ -157,8 +157,8 @@ def test_the_provider_is_called_after_commit_never_inside_a_transaction(settings
 def declining_paid_order(settings, buyer, address, listing):
     settings.PAYMENT_PROVIDERS = [SIMULATED, "tests.mall.providers.DecliningGateway"]
     order = place(buyer, address, listing)
-    body, signature = DecliningGateway().paid_notice(order=order)
-    payments.payment_callback(provider="declining", body=body, signature=signature)
+    body, headers = DecliningGateway().paid_notice(order=order)
+    payments.payment_callback(provider="declining", body=body, headers=headers)
     order.refresh_from_db()
     return order
 
@@ -196,8 +196,8 @@ def test_an_unreachable_provider_is_retried_with_a_bound_then_failed(settings, b
     settings.PAYMENT_PROVIDERS = [SIMULATED, "tests.mall.providers.UnreachableGateway"]
     settings.REFUND_MAX_ATTEMPTS = 3
     order = place(buyer, address, listing)
-    body, signature = UnreachableGateway().paid_notice(order=order)
-    payments.payment_callback(provider="unreachable", body=body, signature=signature)
+    body, headers = UnreachableGateway().paid_notice(order=order)
+    payments.payment_callback(provider="unreachable", body=body, headers=headers)
     order.refresh_from_db()
     after_sale = after_sales.after_sale_request(buyer=buyer, order_id=order.pk, line_id=order.lines.get().pk,
                                                 kind="refund_only", quantity=1, reason="不想要了")
@@ -251,7 +251,7 @@ def test_team_expiry_racing_a_members_payment_never_deadlocks_or_loses_a_refund(
             if index == 0:
                 return group_buys.group_buy_team_expire(team_id=team.pk)
             return payments.payment_callback(provider="simulated", body=raw,
-                                             signature=SimulatedGateway(secret).sign(raw))
+                                             headers={"X-Signature": SimulatedGateway(secret).sign(raw)})
 
         _results, errors = race(2, act)
         assert errors == [], errors

@@ -5,13 +5,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from mall.api.serializers import OrderOutput
 from mall.models import Order
 from mall.selectors import order_details
-from tests.factories import ListingFactory, ProductFactory, SKUFactory
+from tests.factories import AuthSessionFactory, ListingFactory, ProductFactory, SKUFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +28,7 @@ def two_listings(store, supplier, listing):
 
 
 def test_a_two_line_submit_and_its_payment_run_a_pinned_number_of_statements(buyer, address, two_listings):
-    client = APIClient(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=buyer).key}")
+    client = APIClient(HTTP_AUTHORIZATION=f"Token {AuthSessionFactory(user=buyer).issued_access_token}")
     first, second = two_listings
     body = {"lines": [{"listing_id": first.pk, "quantity": 1}, {"listing_id": second.pk, "quantity": 2}],
             "address_id": address.pk, "idempotency_key": "statements-0001"}
