@@ -16,8 +16,9 @@ pytestmark = pytest.mark.django_db
 
 SUBMIT_STATEMENTS = 14  # token, idempotency key, listings, address, pricing, shipping, order, shipments, lines,
                         # stock, order event, behaviour event + the savepoint pair
-PAY_STATEMENTS = 14  # token, order, payment by transaction id, order's promotion, lock, payment, order, order
-                     # events, lines, stock, behaviour event, shipments + the savepoint pair
+PAY_STATEMENTS = 15  # token, order, payment by transaction id, order's promotion, lock, payment, order, order
+                     # events, lines, stock, behaviour event, its outbox rows (the commission handler of cards),
+                     # shipments + the savepoint pair
 
 
 @pytest.fixture
