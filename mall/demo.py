@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import NOT_PROVIDED, F
+from django.db.models import NOT_PROVIDED, F, Q
 from django.utils import timezone
 from psycopg2.extras import execute_values
 from tqdm import tqdm
@@ -51,12 +51,14 @@ from supply.models import (
     Category,
     PricingRule,
     Product,
+    SearchWord,
     ShippingRate,
     ShippingTemplate,
     Stock,
     Supplier,
 )
-from supply.search import search_document
+from supply.search import SearchFields, search_fields, stem
+from supply.terms.compose import title_translate
 
 CSV_RELATIVE_PATH = Path("online_retail") / "online_retail.csv.gz"
 CSV_ROW_COUNT = 541_909  # PROVENANCE.md: only used to size the progress bar
@@ -81,6 +83,7 @@ COPY_READ_SIZE = 1 << 16  # characters COPY asks for per read: a few hundred row
 FULL_DEMO_COUNTS = {"suppliers": 5, "products": 3790, "listings": 7580, "customers": 4372, "orders": 18402,
                     "order_lines": 386393, "refund_lines": 7481}
 WRITTEN_KEYS = ("products", "listings", "customers", "orders", "refund_lines")
+DATA_SET = "UCI Online Retail"
 
 ORDER_KEY_PREFIX = "demo:"
 REFUND_REFERENCE_PREFIX = "demo:"
@@ -722,8 +725,11 @@ def demo_load(*, data_dir: Path, limit_invoices: int | None = None, progress: bo
     if limit_invoices is None:
         stored = demo_counts_stored()
         if stored == FULL_DEMO_COUNTS:
-            say("演示数据已完整 the full demo is already loaded: nothing to do")
-            return {"stored": stored, "written": dict.fromkeys(WRITTEN_KEYS, 0), "csv_read": False}
+            titles = product_titles_ensure()
+            say(f"中文标题 Chinese titles: {titles} products translated" if titles else
+                "演示数据已完整 the full demo is already loaded: nothing to do")
+            return {"stored": stored, "written": {**dict.fromkeys(WRITTEN_KEYS, 0), "titles": titles},
+                    "csv_read": False}
     with _cyclic_gc_paused():
         report = _demo_load(path=path, limit_invoices=limit_invoices, progress=progress, say=say)
     if limit_invoices is None and report["planned"] != FULL_DEMO_COUNTS:
@@ -772,6 +778,8 @@ def _demo_load(*, path: Path, limit_invoices: int | None, progress: bool, say: S
     suppliers = suppliers_ensure()
     written["products"] = catalogue_ensure(plan=plan, categories=categories, suppliers=suppliers)
     clock.done(f"商品 catalogue: {written['products']} products created")
+    written["titles"] = product_titles_ensure()
+    clock.done(f"中文标题 Chinese titles: {written['titles']} products of an earlier load translated")
     stores = stores_ensure()
     written["listings"] = listings_ensure(plan=plan, stores=stores)
     clock.done(f"上架 listings: {written['listings']} created")
@@ -862,16 +870,21 @@ def catalogue_ensure(*, plan: DemoPlan, categories: dict[str, Category], supplie
         templates = dict(ShippingTemplate.objects.filter(supplier__in=suppliers, name=SHIPPING_TEMPLATE_NAME)
                          .values_list("supplier_id", "id"))
         products = []
+        words: set[str] = set()
         for planned in missing:
             category = categories[planned.category_key]
             supplier = suppliers[planned.supplier_index]
+            title = title_translate(planned.title)[:200]
+            fields = _search_fields_of(title=title, source_title=planned.title, category=category)
+            words.update(fields.words)
             products.append(Product(
-                supplier=supplier, category=category, title=planned.title, status=Product.Status.ACTIVE,
+                supplier=supplier, category=category, title=title, status=Product.Status.ACTIVE,
                 shipping_template_id=templates[supplier.pk],
-                source={"data_set": "UCI Online Retail", "stock_code": planned.code,
+                source={"data_set": DATA_SET, "stock_code": planned.code, "title": planned.title,
                         "gbp_modal_price": str(planned.modal_price_gbp)},
-                search_document=search_document(planned.title, category.name)))
+                search_document=fields.document, search_vector=fields.vector))
         Product.objects.bulk_create(products, batch_size=BATCH_SIZE)
+        _search_words_add(words)
         skus = [SKU(product_id=product.pk, code=planned.code, spec_values={}, cost_price=planned.cost_price,
                     suggested_price=planned.suggested_price, floor_price=planned.floor_price,
                     weight_grams=planned.weight_grams) for product, planned in zip(products, missing, strict=True)]
@@ -880,6 +893,58 @@ def catalogue_ensure(*, plan: DemoPlan, categories: dict[str, Category], supplie
                                    for sku, planned in zip(skus, missing, strict=True)], batch_size=BATCH_SIZE)
         _analyze(Product, SKU, Stock)
         return len(missing)
+
+
+def _search_fields_of(*, title: str, source_title: str, category: Category) -> SearchFields:
+    """What `supply.services.product_search_fields` makes of a product, from the values at hand (no query)."""
+    return search_fields(title=title, source_title=source_title,
+                         category_names=tuple(name for name in (category.name, category.name_en) if name))
+
+
+def _search_words_add(words) -> None:
+    SearchWord.objects.bulk_create([SearchWord(word=word[:64], stem=stem(word)[:64]) for word in sorted(words)],
+                                   ignore_conflicts=True, batch_size=BATCH_SIZE)
+
+
+def product_titles_ensure() -> int:
+    """Products loaded by a loader before titles were translated: the English title moves into source["title"],
+    the Chinese display title (supply.terms) takes its place, their search fields are rebuilt and the demo order
+    lines that still show the English title show the Chinese one. Also gives a search vector to any product that
+    has none (products saved before search vectors existed). Returns how many titles were translated; a run with
+    nothing to do costs one query."""
+    demo = Product.objects.filter(supplier__name__in=[spec.name for spec in SUPPLIERS], source__data_set=DATA_SET)
+    stale = demo.exclude(source__has_key="title")
+    if not stale.exists() and not Product.objects.filter(search_vector__isnull=True).exists():
+        return 0
+    with transaction.atomic():
+        translated = []
+        for product_id, title, source in stale.values_list("pk", "title", "source"):
+            translated.append((product_id, title_translate(title)[:200], {**source, "title": title}))
+        _update_from_values(model=Product, columns=("title", "source"),
+                            assignments="title = v.title, source = v.source::jsonb",
+                            rows=[(pk, title, json.dumps(source, ensure_ascii=False))
+                                  for pk, title, source in translated])
+        rows, words = [], set()
+        for product in (Product.objects.filter(Q(pk__in=[row[0] for row in translated]) | Q(search_vector__isnull=True))
+                        .select_related("category")):
+            fields = _search_fields_of(title=product.title, source_title=str(product.source.get("title", "")),
+                                       category=product.category)
+            rows.append((product.pk, fields.document, fields.vector))
+            words.update(fields.words)
+        _update_from_values(model=Product, columns=("document", "vector"),
+                            assignments="search_document = v.document, search_vector = v.vector::tsvector", rows=rows)
+        _search_words_add(words)
+        if translated:
+            lines = connection.ops.quote_name(OrderLine._meta.db_table)
+            skus = connection.ops.quote_name(SKU._meta.db_table)
+            products = connection.ops.quote_name(Product._meta.db_table)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {lines} SET title = p.title FROM {skus} s JOIN {products} p ON p.id = s.product_id "  # noqa: S608
+                    f"WHERE {lines}.sku_id = s.id AND {lines}.title = p.source->>'title' AND p.id = ANY(%s)",
+                    [[row[0] for row in translated]])
+        _analyze(Product)
+        return len(translated)
 
 
 def stores_ensure() -> list[Store]:

@@ -2,20 +2,40 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Exists, Model, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import (
+    Count,
+    Exists,
+    Model,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    prefetch_related_objects,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.money import ZERO
 from mall.coupon_rules import coupon_applies_to, coupon_discount
 from mall.models import AfterSale, CartItem, Listing, Order, Shipment, Store, UserCoupon
 from supply.models import Category, Product, Supplier
-from supply.search import query_terms
+from supply.selectors import search_match_find
 
 LISTING_ORDERINGS = {
+    "relevance": ("-relevance", "-sold_count", "pk"),
     "newest": ("-created_at", "-pk"),
     "price": ("price", "pk"),
     "-price": ("-price", "-pk"),
     "sales": ("-sold_count", "pk"),
+}
+PRODUCT_ORDERINGS = {
+    "relevance": ("-relevance", "-sold", "pk"),
+    "sales": ("-sold", "pk"),
+    "price": ("lowest_price", "pk"),
+    "-price": ("-lowest_price", "-pk"),
+    "newest": ("-created_at", "-pk"),
 }
 
 
@@ -28,11 +48,10 @@ def listings_on_sale() -> QuerySet[Listing]:
 
 def listing_search(*, query: str = "", category_id: int | None = None, store_id: int | None = None,
                    min_price: Decimal | None = None, max_price: Decimal | None = None,
-                   ordering: str = "newest") -> QuerySet[Listing]:
+                   ordering: str | None = None) -> QuerySet[Listing]:
+    """One row per listing (a store's own search, with `store_id`): ranked like `product_search` when there is a
+    query and no other ordering is asked for, newest first otherwise."""
     listings = listings_on_sale()
-    for term in query_terms(query):
-        # every term must occur; the trigram GIN index on search_document serves these ILIKEs
-        listings = listings.filter(sku__product__search_document__icontains=term)
     if category_id is not None:
         listings = listings.filter(Q(sku__product__category_id=category_id)
                                    | Q(sku__product__category__parent_id=category_id))
@@ -42,7 +61,57 @@ def listing_search(*, query: str = "", category_id: int | None = None, store_id:
         listings = listings.filter(price__gte=min_price)
     if max_price is not None:
         listings = listings.filter(price__lte=max_price)
-    return listings.order_by(*LISTING_ORDERINGS.get(ordering, LISTING_ORDERINGS["newest"]))
+    match = search_match_find(query=query, products=Product.objects.filter(
+        pk__in=listings.values("sku__product_id"))) if query else None
+    if match is None:
+        ordering = "newest" if ordering in (None, "relevance") else ordering
+        return listings.order_by(*LISTING_ORDERINGS.get(ordering, LISTING_ORDERINGS["newest"]))
+    listings = listings.filter(match.condition("sku__product__")).annotate(relevance=match.relevance("sku__product__"))
+    return listings.order_by(*LISTING_ORDERINGS.get(ordering or "relevance", LISTING_ORDERINGS["relevance"]))
+
+
+def product_search(*, query: str = "", category_id: int | None = None, min_price: Decimal | None = None,
+                   max_price: Decimal | None = None, ordering: str | None = None) -> QuerySet[Product]:
+    """Mall-wide search: each product once, with its listings on sale in every open store within the price range
+    (`sku.offers`, cheapest first), `sold` (units those listings sold, all stores), `lowest_price` and, with a
+    query, `relevance`. Ordered by relevance when there is a query, by sales otherwise (or as asked)."""
+    offers = Listing.objects.filter(sku__product_id=OuterRef("pk"), status=Listing.Status.ACTIVE,
+                                    store__status=Store.Status.OPEN)
+    if min_price is not None:
+        offers = offers.filter(price__gte=min_price)
+    if max_price is not None:
+        offers = offers.filter(price__lte=max_price)
+    products = Product.objects.filter(status=Product.Status.ACTIVE, supplier__status=Supplier.Status.ACTIVE)
+    if category_id is not None:
+        products = products.filter(Q(category_id=category_id) | Q(category__parent_id=category_id))
+    match = search_match_find(query=query, products=products) if query else None
+    if match is None:
+        ordering = "sales" if ordering in (None, "relevance") else ordering
+    # Two short steps rather than one EXISTS: the GIN index finds the matching ids, then their offers are looked up
+    # by those ids; in one statement the planner joins every listing of the mall to find the few it needs.
+    matching = list((products.filter(match.condition()) if match is not None else products)
+                    .values_list("pk", flat=True))
+    sellable = Listing.objects.filter(sku__product_id__in=matching, status=Listing.Status.ACTIVE,
+                                      store__status=Store.Status.OPEN)
+    if min_price is not None:
+        sellable = sellable.filter(price__gte=min_price)
+    if max_price is not None:
+        sellable = sellable.filter(price__lte=max_price)
+    products = Product.objects.filter(pk__in=set(sellable.values_list("sku__product_id", flat=True)))
+    if match is not None:
+        products = products.annotate(relevance=match.relevance())
+    # correlated subqueries rather than a join and GROUP BY: they run for the matching products only
+    sold = offers.order_by().values("sku__product_id").annotate(units=Sum("sold_count")).values("units")
+    products = products.annotate(sold=Coalesce(Subquery(sold), 0),
+                                 lowest_price=Subquery(offers.order_by("price").values("price")[:1]))
+    shown = listings_on_sale().order_by("price", "store_id", "pk")
+    if min_price is not None:
+        shown = shown.filter(price__gte=min_price)
+    if max_price is not None:
+        shown = shown.filter(price__lte=max_price)
+    return (products.select_related("category")
+            .prefetch_related(Prefetch("skus__listings", queryset=shown, to_attr="offers"))
+            .order_by(*PRODUCT_ORDERINGS.get(ordering or "relevance", PRODUCT_ORDERINGS["relevance"])))
 
 
 @dataclass(frozen=True)

@@ -86,9 +86,8 @@ def _tokens(title: str, dictionary: TermDictionary) -> list[tuple[str, str]]:
         elif token[0].isdigit():
             found.append((token, token))
         else:
-            if token.endswith("'S"):
-                token = token[:-2]
-            for part in token.split("'"):
+            word = token[:-2] if token.endswith("'S") else token
+            for part in word.split("'"):
                 if part:
                     found.append((part, _singular(part, dictionary.words)))
     return found
@@ -235,7 +234,8 @@ def _colour_merged(colours: list[str]) -> list[str]:
     return ["".join(dict.fromkeys(stems)) + "色"]
 
 
-def _clause_parts(pieces: list[Piece], *, extra: dict[str, list[Piece]] | None = None) -> tuple[list[Piece], Term | None]:
+def _clause_parts(pieces: list[Piece], *,
+                  extra: dict[str, list[Piece]] | None = None) -> tuple[list[Piece], Term | None]:
     """Order one clause's pieces by slot. Returns the ordered pieces and the head noun's term."""
     pieces = _of_swapped([piece for piece in pieces if not (piece.term is not None and piece.term.role == "function"
                                                             and piece.key() != ("OF",))])
