@@ -645,6 +645,12 @@ def demo_plan_build(*, rows: Iterable[RetailRow], limit_invoices: int | None = N
     return plan
 
 
+def catalogue_titles(*, path: Path) -> dict[str, str]:
+    """Stock code -> the English catalogue title of every demo product (the titles `demo_plan_build` picks)."""
+    plan = demo_plan_build(rows=csv_rows_read(path=path), limit_invoices=0)
+    return {code: product.title for code, product in plan.products.items()}
+
+
 def _refunds_match(*, plan: DemoPlan, cancellations: list[RetailRow]) -> None:
     """Cancellation rows ("C" invoices) become refunds, in (date, invoice, row) order.
 

@@ -9,8 +9,9 @@ lexemes are already what they should be, from one tokeniser for documents and qu
 - Chinese: jieba words (search mode: 茶蜡烛台 also gives 蜡烛 and 烛台), with every Chinese word of the term
   dictionary known to jieba, so a title is cut where the dictionary put its words; and single Han characters at
   the lowest weight, so a one-character query (灯) still finds something.
-Weights (ts_rank's A..D): A = the head noun of the title as the term dictionary reads it (its English, its Chinese,
-its synonyms): "mug" ranks mugs above mug warmers; B = every other word of the Chinese and the English title; C =
+Weights (ts_rank's A..D): A = the head noun of the title as the term dictionary reads it (its last English word, its
+Chinese and its synonyms, uncut): "mug" ranks mugs above mug warmers, "蜡烛" candles above candle holders; B = every
+word of the Chinese and the English title; C =
 the dictionary's synonyms of the other terms and the category names; D = single characters and the description.
 """
 import re
@@ -20,7 +21,7 @@ from functools import lru_cache
 import jieba
 import snowballstemmer
 
-from supply.terms import term_dictionary
+from supply.terms import Term, term_dictionary
 from supply.terms.compose import title_read
 
 jieba.setLogLevel(60)  # jieba prints its dictionary loading to stderr at INFO otherwise
@@ -87,6 +88,25 @@ def _vector_literal(weighted: list[tuple[str, str]]) -> str:
     return " ".join(f"{_quoted(lexeme)}:{','.join(entries)}" for lexeme, entries in positions.items())
 
 
+def _head_lexemes(head: Term) -> list[str]:
+    """The head noun as whole words: the last English word of the entry (HOLDER of T LIGHT HOLDER), the entry
+    written as one word (keyring), its Chinese and Chinese synonyms uncut (茶蜡烛台, 烛台: not 蜡烛, which stays a
+    B word of a candle holder, so "蜡烛" ranks candles above their holders)."""
+    lexemes = [stem(head.english[-1].lower())]
+    if len(head.english) > 1:
+        lexemes.append("".join(head.english).lower())
+    for word in (head.chinese, *head.synonyms):
+        if _HAN.fullmatch(word):
+            lexemes.append(word)
+        else:
+            english = english_words(word)
+            if english:
+                lexemes.append(stem(english[-1]))
+            if len(english) > 1:
+                lexemes.append("".join(english))
+    return lexemes
+
+
 @dataclass(frozen=True)
 class SearchFields:
     vector: str  # tsvector literal
@@ -107,9 +127,7 @@ def search_fields(*, title: str, source_title: str = "", category_names: tuple[s
         nouns = [term for term in reading.terms if term.role == "noun"]
         head = nouns[-1] if nouns else None
     if head is not None:
-        head_text = " ".join([" ".join(head.english), head.chinese, *head.synonyms])
-        weighted += [(lexeme, "A") for lexeme in _lexemes(head_text)]
-        weighted += [(lexeme, "A") for lexeme in ("".join(head.english).lower(),) if len(head.english) > 1]
+        weighted += [(lexeme, "A") for lexeme in _head_lexemes(head)]
     elif not english_source:
         weighted += [(lexeme, "A") for lexeme in _lexemes(title)]
     weighted += [(lexeme, "B") for lexeme in _lexemes(f"{title} {english_source}")]

@@ -101,6 +101,7 @@ class ProductFactory(factory.django.DjangoModelFactory):
     category = factory.SubFactory(CategoryFactory)
     title = factory.Sequence(lambda n: f"白色爱心挂饰 WHITE HANGING HEART {n}")
     description = "一款温馨的家居挂饰"
+    source = factory.LazyFunction(dict)
     search_document = factory.LazyAttribute(lambda o: _search_fields(o).document)
     search_vector = factory.LazyAttribute(lambda o: _search_fields(o).vector)
 

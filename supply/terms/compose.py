@@ -9,7 +9,8 @@ How a title is read ("SET OF 3 WHITE HANGING HEART T-LIGHT HOLDERS" -> 白色爱
    ("4 PURPLE DINNER CANDLES") -> 12支装 with the head noun's classifier; SET alone -> 套装. A number before a unit
    entry is kept with it (3 TIER -> 3层), before a noun it takes the noun's classifier (4 HOOKS -> 4个挂钩).
    Sizes in figures (25x24x12cm, 45CM, 125g) go to the end as they are; 50'S -> 50年代.
-4. Grammar words: "X OF Y" reads Y X (TREE OF LIFE -> 生命树); "WITH Y" -> 带Y before the head noun; "IN Y" is
+4. Grammar words: "X OF Y" reads Y X (TREE OF LIFE -> 生命树); "WITH Y" -> 带Y before the head noun (the clause
+   ends at its first noun, what follows belongs to the title again); "IN Y" is
    packaging when Y names a thing (IN TIN -> 铁盒装, at the front), otherwise just words; "FOR Y" says what it is
    for (before the material); AND, THE, ON... are dropped.
 5. Order: the head noun is the last noun entry (English puts it last; a trailing colour or pattern, as in
@@ -200,8 +201,10 @@ def _clauses(pieces: list[Piece]) -> tuple[list[Piece], list[tuple[str, list[Pie
         if kind is not None:
             current = []
             clauses.append((kind, current))
-        else:
-            current.append(piece)
+            continue
+        current.append(piece)
+        if current is not main and piece.role == "noun":
+            current = main  # a clause ends with its noun: "SHELF WITH 4 HOOKS HOME SWEET HOME"
     return main, clauses
 
 
@@ -243,7 +246,7 @@ def _clause_parts(pieces: list[Piece], *,
     glued: list[Piece] = []
     for index, piece in enumerate(pieces):
         if piece.role == "attach":
-            if glued:
+            if glued and not glued[-1].text.endswith(piece.text):  # BLUE COLOURS: 蓝色, not 蓝色色
                 glued[-1] = Piece(glued[-1].kind, glued[-1].text + piece.text, glued[-1].words + piece.words,
                                   term=glued[-1].term, number=glued[-1].number, latin=glued[-1].latin)
             continue
