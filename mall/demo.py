@@ -58,6 +58,7 @@ from supply.models import (
     Supplier,
 )
 from supply.search import SearchFields, search_fields, stem
+from supply.terms import terms_version
 from supply.terms.compose import title_translate
 
 CSV_RELATIVE_PATH = Path("online_retail") / "online_retail.csv.gz"
@@ -887,7 +888,7 @@ def catalogue_ensure(*, plan: DemoPlan, categories: dict[str, Category], supplie
                 supplier=supplier, category=category, title=title, status=Product.Status.ACTIVE,
                 shipping_template_id=templates[supplier.pk],
                 source={"data_set": DATA_SET, "stock_code": planned.code, "title": planned.title,
-                        "gbp_modal_price": str(planned.modal_price_gbp)},
+                        "gbp_modal_price": str(planned.modal_price_gbp), "terms_version": terms_version()},
                 search_document=fields.document, search_vector=fields.vector))
         Product.objects.bulk_create(products, batch_size=BATCH_SIZE)
         _search_words_add(words)
@@ -913,25 +914,29 @@ def _search_words_add(words) -> None:
 
 
 def product_titles_ensure() -> int:
-    """Products loaded by a loader before titles were translated: the English title moves into source["title"],
-    the Chinese display title (supply.terms) takes its place, their search fields are rebuilt and the demo order
-    lines that still show the English title show the Chinese one. Also gives a search vector to any product that
-    has none (products saved before search vectors existed). Returns how many titles were translated; a run with
-    nothing to do costs one query."""
+    """Demo products whose Chinese title was not made with the current term dictionary (supply/terms/terms.tsv):
+    loaded before titles were translated (the English title moves into source["title"]) or translated with an
+    earlier version of the dictionary (source["terms_version"]). Their titles are made again, their search fields
+    rebuilt, and the demo order lines that show the product's previous title (English or Chinese) show the new
+    one. Also indexes any product without a search vector (saved before search vectors existed). Returns how many
+    titles were made again; with nothing to do it costs two queries."""
     demo = Product.objects.filter(supplier__name__in=[spec.name for spec in SUPPLIERS], source__data_set=DATA_SET)
-    stale = demo.exclude(source__has_key="title")
+    # (a missing key makes the comparison NULL, which exclude() alone would take for "not stale")
+    stale = demo.filter(~Q(source__has_key="terms_version") | ~Q(source__terms_version=terms_version()))
     if not stale.exists() and not Product.objects.filter(search_vector__isnull=True).exists():
         return 0
     with transaction.atomic():
-        translated = []
+        retitled = []  # (id, new title, new source, previous title)
         for product_id, title, source in stale.values_list("pk", "title", "source"):
-            translated.append((product_id, title_translate(title)[:200], {**source, "title": title}))
+            english = str(source.get("title") or title)
+            retitled.append((product_id, title_translate(english)[:200],
+                             {**source, "title": english, "terms_version": terms_version()}, title))
         _update_from_values(model=Product, columns=("title", "source"),
                             assignments="title = v.title, source = v.source::jsonb",
                             rows=[(pk, title, json.dumps(source, ensure_ascii=False))
-                                  for pk, title, source in translated])
+                                  for pk, title, source, _previous in retitled])
         rows, words = [], set()
-        for product in (Product.objects.filter(Q(pk__in=[row[0] for row in translated]) | Q(search_vector__isnull=True))
+        for product in (Product.objects.filter(Q(pk__in=[row[0] for row in retitled]) | Q(search_vector__isnull=True))
                         .select_related("category")):
             fields = _search_fields_of(title=product.title, source_title=str(product.source.get("title", "")),
                                        category=product.category)
@@ -940,17 +945,19 @@ def product_titles_ensure() -> int:
         _update_from_values(model=Product, columns=("document", "vector"),
                             assignments="search_document = v.document, search_vector = v.vector::tsvector", rows=rows)
         _search_words_add(words)
-        if translated:
+        changed = [(pk, previous) for pk, title, _source, previous in retitled if title != previous]
+        if changed:
             lines = connection.ops.quote_name(OrderLine._meta.db_table)
             skus = connection.ops.quote_name(SKU._meta.db_table)
             products = connection.ops.quote_name(Product._meta.db_table)
             with connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {lines} SET title = p.title FROM {skus} s JOIN {products} p ON p.id = s.product_id "  # noqa: S608
-                    f"WHERE {lines}.sku_id = s.id AND {lines}.title = p.source->>'title' AND p.id = ANY(%s)",
-                    [[row[0] for row in translated]])
+                execute_values(
+                    cursor.cursor,
+                    f"UPDATE {lines} SET title = p.title FROM {skus} s JOIN {products} p ON p.id = s.product_id, "  # noqa: S608
+                    f"(VALUES %s) AS v(product_id, previous) WHERE p.id = v.product_id AND {lines}.sku_id = s.id "
+                    f"AND {lines}.title IN (v.previous, p.source->>'title')", changed, page_size=len(changed))
         _analyze(Product)
-        return len(translated)
+        return len(retitled)
 
 
 def stores_ensure() -> list[Store]:
@@ -965,6 +972,8 @@ def stores_ensure() -> list[Store]:
             StoreStaff.objects.get_or_create(store=store, user=owner, defaults={"role": StoreStaff.Role.MANAGER})
             StoreStaff.objects.get_or_create(store=store, user=rep, defaults={"role": StoreStaff.Role.SALES_REP})
             stores.append(store)
+        # tables of a few rows never reach autovacuum's analyze threshold: give the planner their statistics
+        _analyze(Store, StoreStaff, Supplier, Category)
         return stores
 
 

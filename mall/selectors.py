@@ -2,7 +2,9 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import (
+    BooleanField,
     Count,
     Exists,
     Model,
@@ -14,14 +16,15 @@ from django.db.models import (
     Sum,
     prefetch_related_objects,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.money import ZERO
 from mall.coupon_rules import coupon_applies_to, coupon_discount
 from mall.models import AfterSale, CartItem, Listing, Order, Shipment, Store, UserCoupon
-from supply.models import Category, Product, Supplier
-from supply.selectors import search_match_find
+from supply.models import SKU, Category, Product, Supplier
+from supply.selectors import search_match_find, search_run
 
 LISTING_ORDERINGS = {
     "relevance": ("-relevance", "-sold_count", "pk"),
@@ -70,41 +73,61 @@ def listing_search(*, query: str = "", category_id: int | None = None, store_id:
     return listings.order_by(*LISTING_ORDERINGS.get(ordering or "relevance", LISTING_ORDERINGS["relevance"]))
 
 
+def products_on_sale(*, ids: list[int], min_price: Decimal | None = None,
+                     max_price: Decimal | None = None) -> list[int]:
+    """Which of these products some open store sells (in the price range): one statement over the given ids (the
+    ORM's `pk__in` of a few thousand ids costs more to build and copy than the query takes to run). The open
+    stores are read first: a table of a few rows never gets planner statistics from autovacuum, and joined here
+    it made PostgreSQL walk every listing of the mall instead of the listings of these products."""
+    stores = list(Store.objects.filter(status=Store.Status.OPEN).values_list("pk", flat=True))
+    listing, sku = Listing._meta.db_table, SKU._meta.db_table
+    conditions, params = [], [ids, Listing.Status.ACTIVE.value, stores]
+    if min_price is not None:
+        conditions.append("AND l.price >= %s")
+        params.append(min_price)
+    if max_price is not None:
+        conditions.append("AND l.price <= %s")
+        params.append(max_price)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT s.product_id FROM {sku} s JOIN {listing} l ON l.sku_id = s.id "  # noqa: S608
+            f"WHERE s.product_id = ANY(%s) AND l.status = %s AND l.store_id = ANY(%s) {' '.join(conditions)}", params)
+        return [product_id for (product_id,) in cursor.fetchall()]
+
+
 def product_search(*, query: str = "", category_id: int | None = None, min_price: Decimal | None = None,
                    max_price: Decimal | None = None, ordering: str | None = None) -> QuerySet[Product]:
     """Mall-wide search: each product once, with its listings on sale in every open store within the price range
     (`sku.offers`, cheapest first), `sold` (units those listings sold, all stores), `lowest_price` and, with a
-    query, `relevance`. Ordered by relevance when there is a query, by sales otherwise (or as asked)."""
+    query, `relevance`. Ordered by relevance when there is a query, by sales otherwise (or as asked).
+
+    Two short steps before the page query: the GIN index finds the matching ids, then their offers are looked up
+    by those ids (in one statement with EXISTS the planner joins every listing of the mall to find a few)."""
+    products = Product.objects.filter(status=Product.Status.ACTIVE, supplier__status=Supplier.Status.ACTIVE)
+    if category_id is not None:
+        products = products.filter(Q(category_id=category_id) | Q(category__parent_id=category_id))
+    result = search_run(query=query, products=products) if query else None
+    ids = result.ids if result is not None else list(products.values_list("pk", flat=True))
+    chosen = RawSQL(f'"{Product._meta.db_table}"."id" = ANY(%s)',  # noqa: S611 (a table name and one parameter)
+                    (products_on_sale(ids=ids, min_price=min_price, max_price=max_price),),
+                    output_field=BooleanField())
+    products = Product.objects.alias(chosen=chosen).filter(chosen=True)
+    if result is not None:
+        products = products.annotate(relevance=result.match.relevance())
+    else:
+        ordering = "sales" if ordering in (None, "relevance") else ordering
     offers = Listing.objects.filter(sku__product_id=OuterRef("pk"), status=Listing.Status.ACTIVE,
                                     store__status=Store.Status.OPEN)
     if min_price is not None:
         offers = offers.filter(price__gte=min_price)
     if max_price is not None:
         offers = offers.filter(price__lte=max_price)
-    products = Product.objects.filter(status=Product.Status.ACTIVE, supplier__status=Supplier.Status.ACTIVE)
-    if category_id is not None:
-        products = products.filter(Q(category_id=category_id) | Q(category__parent_id=category_id))
-    match = search_match_find(query=query, products=products) if query else None
-    if match is None:
-        ordering = "sales" if ordering in (None, "relevance") else ordering
-    # Two short steps rather than one EXISTS: the GIN index finds the matching ids, then their offers are looked up
-    # by those ids; in one statement the planner joins every listing of the mall to find the few it needs.
-    matching = list((products.filter(match.condition()) if match is not None else products)
-                    .values_list("pk", flat=True))
-    sellable = Listing.objects.filter(sku__product_id__in=matching, status=Listing.Status.ACTIVE,
-                                      store__status=Store.Status.OPEN)
-    if min_price is not None:
-        sellable = sellable.filter(price__gte=min_price)
-    if max_price is not None:
-        sellable = sellable.filter(price__lte=max_price)
-    products = Product.objects.filter(pk__in=set(sellable.values_list("sku__product_id", flat=True)))
-    if match is not None:
-        products = products.annotate(relevance=match.relevance())
-    # correlated subqueries rather than a join and GROUP BY: they run for the matching products only
+    # correlated subqueries rather than a join and GROUP BY: they run for the chosen products only
     sold = offers.order_by().values("sku__product_id").annotate(units=Sum("sold_count")).values("units")
     products = products.annotate(sold=Coalesce(Subquery(sold), 0),
                                  lowest_price=Subquery(offers.order_by("price").values("price")[:1]))
-    shown = listings_on_sale().order_by("price", "store_id", "pk")
+    shown = (Listing.objects.filter(status=Listing.Status.ACTIVE, store__status=Store.Status.OPEN)
+             .select_related("store", "sku__stock").order_by("price", "store_id", "pk"))
     if min_price is not None:
         shown = shown.filter(price__gte=min_price)
     if max_price is not None:

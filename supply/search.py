@@ -50,7 +50,9 @@ def _jieba_ready() -> None:
                 jieba.add_word(word)
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
+    """The Snowball English stem (cached: a catalogue repeats its words, and stemming is most of indexing's time)."""
     return _STEMMER.stemWord(word)
 
 
@@ -88,6 +90,20 @@ def _vector_literal(weighted: list[tuple[str, str]]) -> str:
     return " ".join(f"{_quoted(lexeme)}:{','.join(entries)}" for lexeme, entries in positions.items())
 
 
+@lru_cache(maxsize=8192)
+def _synonyms_of(term: Term) -> tuple[str, ...]:
+    """A term's Chinese and synonyms, and its words written as one (T LIGHT -> tlight, KEY RING -> keyring), as
+    shoppers also type them."""
+    compound = ("".join(term.english).lower(),) if len(term.english) > 1 else ()
+    return (term.chinese, *term.synonyms, *compound)
+
+
+@lru_cache(maxsize=8192)
+def _synonym_lexemes(synonyms: tuple[str, ...]) -> list[str]:
+    return _lexemes(" ".join(synonyms))
+
+
+@lru_cache(maxsize=8192)
 def _head_lexemes(head: Term) -> list[str]:
     """The head noun as whole words: the last English word of the entry (HOLDER of T LIGHT HOLDER), the entry
     written as one word (keyring), its Chinese and Chinese synonyms uncut (茶蜡烛台, 烛台: not 蜡烛, which stays a
@@ -135,10 +151,8 @@ def search_fields(*, title: str, source_title: str = "", category_names: tuple[s
     for term in (reading.terms if reading is not None else []):
         if term is head or term.role == "function":
             continue
-        synonyms += [term.chinese, *term.synonyms]
-        if len(term.english) > 1:  # T LIGHT -> tlight, KEY RING -> keyring, as shoppers also type them
-            synonyms.append("".join(term.english).lower())
-    weighted += [(lexeme, "C") for lexeme in _lexemes(" ".join([*synonyms, *category_names]))]
+        synonyms += _synonyms_of(term)
+    weighted += [(lexeme, "C") for lexeme in _synonym_lexemes(tuple(synonyms)) + _lexemes(" ".join(category_names))]
     weighted += [(character, "D") for character in dict.fromkeys("".join(_HAN.findall(title)))]
     weighted += [(lexeme, "D") for lexeme in _lexemes((description or "")[:500])]
     words = tuple(dict.fromkeys(english_words(" ".join([english_source, title, *synonyms, *category_names]))))

@@ -72,9 +72,15 @@ def typo_alternatives(*, terms: list[QueryTerm]) -> dict[str, tuple[str, ...]]:
     return alternatives
 
 
-def search_match_find(*, query: str, products: QuerySet[Product]) -> SearchMatch | None:
-    """How `query` matches among `products` (see the stages above); None for a blank query. When no stage finds
-    anything, the strictest match is returned: it finds nothing, and the caller shows an empty page."""
+@dataclass(frozen=True)
+class SearchResult:
+    match: SearchMatch
+    ids: list[int]  # the matching products' ids (empty when no stage found anything)
+
+
+def search_run(*, query: str, products: QuerySet[Product]) -> SearchResult | None:
+    """Match `query` among `products` (see the stages above) and return the first stage that finds anything with
+    the ids it found; None for a blank query. When no stage finds anything, the strictest match, with no ids."""
     text = " ".join((query or "").lower().split())[:100]
     if not text:
         return None
@@ -91,6 +97,13 @@ def search_match_find(*, query: str, products: QuerySet[Product]) -> SearchMatch
         stages.append(SearchMatch(text, tsquery_text(characters, operator="&"), "characters"))
     stages.append(SearchMatch(text, "", "similar"))
     for match in stages:
-        if products.filter(match.condition()).exists():
-            return match
-    return stages[0]
+        ids = list(products.filter(match.condition()).values_list("pk", flat=True))
+        if ids:
+            return SearchResult(match, ids)
+    return SearchResult(stages[0], [])
+
+
+def search_match_find(*, query: str, products: QuerySet[Product]) -> SearchMatch | None:
+    """The match of `search_run`, for callers that filter their own rows with it."""
+    result = search_run(query=query, products=products)
+    return result.match if result is not None else None

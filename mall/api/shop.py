@@ -104,6 +104,9 @@ class ProductOfferOutput(serializers.Serializer):
         return bool(stock and stock.available > 0)
 
 
+_MONEY = MoneyField()
+
+
 class ProductSearchOutput(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
@@ -116,9 +119,14 @@ class ProductSearchOutput(serializers.Serializer):
 
     @extend_schema_field(ProductOfferOutput(many=True))
     def get_stores(self, product) -> list:
+        # built directly in ProductOfferOutput's shape: a nested serializer per product costs more than the query
         offers = sorted((offer for sku in product.skus.all() for offer in sku.offers),
                         key=lambda offer: (offer.price, offer.store_id, offer.pk))
-        return ProductOfferOutput(offers, many=True).data
+        return [{"listing_id": offer.pk, "store_id": offer.store_id, "store_name": offer.store.name,
+                 "sku_code": offer.sku.code, "spec_values": offer.sku.spec_values,
+                 "price": _MONEY.to_representation(offer.price), "sold": offer.sold_count,
+                 "in_stock": bool(getattr(offer.sku, "stock", None) and offer.sku.stock.available > 0)}
+                for offer in offers]
 
 
 class ProductSearchApi(APIView):

@@ -3,6 +3,7 @@ that places the Chinese in a title the Chinese way, and search synonyms. The dat
 (its header documents the format); `compose.py` turns an English title into a Chinese one with it, and
 `supply.search` indexes its Chinese and synonyms. Pure code: no ORM.
 """
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -59,6 +60,12 @@ def terms_parse(text: str, *, source: str = "terms") -> TermDictionary:
                               synonyms=tuple(fields[3].split()) if len(fields) > 3 else ())
     return TermDictionary(terms=terms, words=frozenset(word for key in terms for word in key),
                           longest=max((len(key) for key in terms), default=1))
+
+
+@lru_cache(maxsize=1)
+def terms_version() -> str:
+    """A fingerprint of the committed dictionary: titles made with another version are made again."""
+    return hashlib.sha256(TERMS_PATH.read_bytes()).hexdigest()[:12]
 
 
 @lru_cache(maxsize=1)

@@ -14,14 +14,16 @@ How a title is read ("SET OF 3 WHITE HANGING HEART T-LIGHT HOLDERS" -> 白色爱
    packaging when Y names a thing (IN TIN -> 铁盒装, at the front), otherwise just words; "FOR Y" says what it is
    for (before the material); AND, THE, ON... are dropped.
 5. Order: the head noun is the last noun entry (English puts it last; a trailing colour or pattern, as in
-   "DOORMAT RED RETROSPOT", still goes before it); every other entry goes to its role's slot, in the order
-   lead, size, style, theme, colour, motif, material, modifier, noun, keeping the English order within a slot.
+   "DOORMAT RED RETROSPOT", still goes before it), or the last motif when there is no noun; every other entry
+   goes to its role's slot, in the order lead, size, style, theme, colour, motif, material, modifier, noun,
+   keeping the English order within a slot.
    Two or more colours share one 色 (PINK AND BLUE -> 粉蓝色). Words not in the dictionary stay as they are, with
    the motifs, so nothing is lost; the English title is kept beside the Chinese anyway.
 """
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from supply.terms import SLOT_ROLES, Term, TermDictionary, term_dictionary
 
@@ -257,6 +259,8 @@ def _clause_parts(pieces: list[Piece], *,
             continue
         glued.append(piece)
     nouns = [index for index, piece in enumerate(glued) if piece.role == "noun"]
+    if not nouns:  # no product noun (SLEIGH BELLS, WOODEN HEART): the last motif names the thing
+        nouns = [index for index, piece in enumerate(glued) if piece.role == "motif" and piece.kind == "term"]
     head_index = nouns[-1] if nouns else None
     slots: dict[str, list[Piece]] = {role: [] for role in SLOT_ROLES}
     for index, piece in enumerate(glued):
@@ -293,7 +297,18 @@ def _joined(pieces: list[Piece]) -> str:
 
 def title_read(english: str, *, dictionary: TermDictionary | None = None) -> TitleReading:
     """Read an English catalogue title with the dictionary (see the module's docstring)."""
-    dictionary = dictionary or term_dictionary()
+    if dictionary is None:
+        return _title_read_cached(english)
+    return _title_read(english, dictionary)
+
+
+@lru_cache(maxsize=8192)
+def _title_read_cached(english: str) -> TitleReading:
+    """The committed dictionary's reading: the loader translates a title and indexes it, reading it once."""
+    return _title_read(english, term_dictionary())
+
+
+def _title_read(english: str, dictionary: TermDictionary) -> TitleReading:
     pieces = _pieces(english, dictionary)
     reading = TitleReading(english=english, chinese="")
     reading.words = sum(1 for surface, _key in _tokens(english, dictionary) if not surface[0].isdigit())

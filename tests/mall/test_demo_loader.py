@@ -19,6 +19,7 @@ from mall import demo
 from mall.management.commands.load_demo import default_data_dir
 from mall.models import AfterSale, Listing, Order, OrderLine, Payment, Refund, Shipment, Store, StoreStaff
 from supply.models import SKU, Category, PricingRule, Product, SearchWord, ShippingRate, Stock, Supplier
+from supply.terms import terms_version
 from supply.terms.compose import title_translate
 from tests.factories import AddressFactory, ListingFactory, ProductFactory, SKUFactory, SupplierFactory, UserFactory
 from tests.mall.conftest import place
@@ -307,7 +308,7 @@ def test_products_of_an_earlier_load_get_chinese_titles_and_their_order_lines_fo
     line.refresh_from_db()
     other.refresh_from_db()
     assert (product.title, product.source) == ("白色爱心挂式茶蜡烛台", {
-        "data_set": demo.DATA_SET, "stock_code": "85123A", "title": english})
+        "data_set": demo.DATA_SET, "stock_code": "85123A", "title": english, "terms_version": terms_version()})
     assert line.title == "白色爱心挂式茶蜡烛台"
     assert other.title == "安吉白茶" and other.search_vector  # only indexed
     assert "holder" in product.search_document and "'烛台'" in product.search_vector
@@ -316,3 +317,12 @@ def test_products_of_an_earlier_load_get_chinese_titles_and_their_order_lines_fo
     before = (list(Product.objects.order_by("pk").values()), list(SearchWord.objects.values_list("word")))
     assert demo.product_titles_ensure() == 0  # a second run changes nothing
     assert (list(Product.objects.order_by("pk").values()), list(SearchWord.objects.values_list("word"))) == before
+
+    # a title made with another version of the dictionary is made again, and so are its order lines
+    Product.objects.filter(pk=product.pk).update(title="旧标题", source={**product.source, "terms_version": "old"})
+    OrderLine.objects.filter(pk=line.pk).update(title="旧标题")
+    assert demo.product_titles_ensure() == 1
+    product.refresh_from_db()
+    line.refresh_from_db()
+    assert (product.title, line.title, product.source["terms_version"]) == ("白色爱心挂式茶蜡烛台",) * 2 + (
+        terms_version(),)

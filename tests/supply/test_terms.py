@@ -43,10 +43,10 @@ def test_plurals_find_their_singular_entry():
 
 
 def test_unknown_words_are_kept_as_they_are_and_reported():
-    reading = title_read("OVERNIGHT BAG VINTAGE ROSE PAISLEY")
-    assert "OVERNIGHT" in reading.chinese and reading.chinese.endswith("袋子")
-    assert reading.unknown_words == ["OVERNIGHT"]
-    assert reading.words == 5
+    reading = title_read("SILVER ROCCOCA CHANDELIER")  # ROCCOCA: a misspelling no entry has
+    assert reading.chinese == "银色 ROCCOCA 吊灯"
+    assert reading.unknown_words == ["ROCCOCA"]
+    assert reading.words == 3
     assert title_translate("ZZZQ") == "ZZZQ"
 
 
