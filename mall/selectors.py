@@ -46,7 +46,8 @@ def listings_on_sale() -> QuerySet[Listing]:
     return (Listing.objects.filter(status=Listing.Status.ACTIVE, store__status=Store.Status.OPEN,
                                    sku__product__status=Product.Status.ACTIVE,
                                    sku__product__supplier__status=Supplier.Status.ACTIVE)
-            .select_related("store", "sku__product__category", "sku__stock"))
+            .select_related("store", "sku__product__category", "sku__stock")
+            .defer("sku__product__search_document", "sku__product__search_vector"))
 
 
 def listing_search(*, query: str = "", category_id: int | None = None, store_id: int | None = None,
@@ -132,7 +133,7 @@ def product_search(*, query: str = "", category_id: int | None = None, min_price
         shown = shown.filter(price__gte=min_price)
     if max_price is not None:
         shown = shown.filter(price__lte=max_price)
-    return (products.select_related("category")
+    return (products.select_related("category").defer("search_document", "search_vector", "description", "source")
             .prefetch_related(Prefetch("skus__listings", queryset=shown, to_attr="offers"))
             .order_by(*PRODUCT_ORDERINGS.get(ordering or "relevance", PRODUCT_ORDERINGS["relevance"])))
 

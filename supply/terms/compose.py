@@ -14,9 +14,9 @@ How a title is read ("SET OF 3 WHITE HANGING HEART T-LIGHT HOLDERS" -> 白色爱
    packaging when Y names a thing (IN TIN -> 铁盒装, at the front), otherwise just words; "FOR Y" says what it is
    for (before the material); AND, THE, ON... are dropped.
 5. Order: the head noun is the last noun entry (English puts it last; a trailing colour or pattern, as in
-   "DOORMAT RED RETROSPOT", still goes before it), or the last motif when there is no noun; every other entry
-   goes to its role's slot, in the order lead, size, style, theme, colour, motif, material, modifier, noun,
-   keeping the English order within a slot.
+   "DOORMAT RED RETROSPOT", still goes before it), or the last motif or material when there is no noun; every
+   other entry goes to its role's slot, in the order lead, size, style, theme, colour, motif, material, modifier,
+   noun, keeping the English order within a slot.
    Two or more colours share one 色 (PINK AND BLUE -> 粉蓝色). Words not in the dictionary stay as they are, with
    the motifs, so nothing is lost; the English title is kept beside the Chinese anyway.
 """
@@ -259,8 +259,9 @@ def _clause_parts(pieces: list[Piece], *,
             continue
         glued.append(piece)
     nouns = [index for index, piece in enumerate(glued) if piece.role == "noun"]
-    if not nouns:  # no product noun (SLEIGH BELLS, WOODEN HEART): the last motif names the thing
-        nouns = [index for index, piece in enumerate(glued) if piece.role == "motif" and piece.kind == "term"]
+    if not nouns:  # no product noun (SLEIGH BELLS, PARTY TIME DESIGN FLANNEL): the last motif or material names it
+        nouns = [index for index, piece in enumerate(glued)
+                 if piece.role in ("motif", "material") and piece.kind == "term"]
     head_index = nouns[-1] if nouns else None
     slots: dict[str, list[Piece]] = {role: [] for role in SLOT_ROLES}
     for index, piece in enumerate(glued):
