@@ -5,7 +5,7 @@ import os
 import sys
 import time
 
-BENCHES = ["events", "checkout"]
+BENCHES = ["events", "checkout", "search"]
 
 
 def main(argv: list[str]) -> int:

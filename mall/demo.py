@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import NOT_PROVIDED, F
+from django.db.models import NOT_PROVIDED, F, Q
 from django.utils import timezone
 from psycopg2.extras import execute_values
 from tqdm import tqdm
@@ -51,12 +51,15 @@ from supply.models import (
     Category,
     PricingRule,
     Product,
+    SearchWord,
     ShippingRate,
     ShippingTemplate,
     Stock,
     Supplier,
 )
-from supply.search import search_document
+from supply.search import SearchFields, search_fields, stem
+from supply.terms import terms_version
+from supply.terms.compose import title_translate
 
 CSV_RELATIVE_PATH = Path("online_retail") / "online_retail.csv.gz"
 CSV_ROW_COUNT = 541_909  # PROVENANCE.md: only used to size the progress bar
@@ -81,6 +84,7 @@ COPY_READ_SIZE = 1 << 16  # characters COPY asks for per read: a few hundred row
 FULL_DEMO_COUNTS = {"suppliers": 5, "products": 3790, "listings": 7580, "customers": 4372, "orders": 18402,
                     "order_lines": 386393, "refund_lines": 7481}
 WRITTEN_KEYS = ("products", "listings", "customers", "orders", "refund_lines")
+DATA_SET = "UCI Online Retail"
 
 ORDER_KEY_PREFIX = "demo:"
 REFUND_REFERENCE_PREFIX = "demo:"
@@ -642,6 +646,12 @@ def demo_plan_build(*, rows: Iterable[RetailRow], limit_invoices: int | None = N
     return plan
 
 
+def catalogue_titles(*, path: Path) -> dict[str, str]:
+    """Stock code -> the English catalogue title of every demo product (the titles `demo_plan_build` picks)."""
+    plan = demo_plan_build(rows=csv_rows_read(path=path), limit_invoices=0)
+    return {code: product.title for code, product in plan.products.items()}
+
+
 def _refunds_match(*, plan: DemoPlan, cancellations: list[RetailRow]) -> None:
     """Cancellation rows ("C" invoices) become refunds, in (date, invoice, row) order.
 
@@ -722,8 +732,11 @@ def demo_load(*, data_dir: Path, limit_invoices: int | None = None, progress: bo
     if limit_invoices is None:
         stored = demo_counts_stored()
         if stored == FULL_DEMO_COUNTS:
-            say("演示数据已完整 the full demo is already loaded: nothing to do")
-            return {"stored": stored, "written": dict.fromkeys(WRITTEN_KEYS, 0), "csv_read": False}
+            titles = product_titles_ensure()
+            say(f"中文标题 Chinese titles: {titles} products translated" if titles else
+                "演示数据已完整 the full demo is already loaded: nothing to do")
+            return {"stored": stored, "written": {**dict.fromkeys(WRITTEN_KEYS, 0), "titles": titles},
+                    "csv_read": False}
     with _cyclic_gc_paused():
         report = _demo_load(path=path, limit_invoices=limit_invoices, progress=progress, say=say)
     if limit_invoices is None and report["planned"] != FULL_DEMO_COUNTS:
@@ -772,6 +785,8 @@ def _demo_load(*, path: Path, limit_invoices: int | None, progress: bool, say: S
     suppliers = suppliers_ensure()
     written["products"] = catalogue_ensure(plan=plan, categories=categories, suppliers=suppliers)
     clock.done(f"商品 catalogue: {written['products']} products created")
+    written["titles"] = product_titles_ensure()
+    clock.done(f"中文标题 Chinese titles: {written['titles']} products of an earlier load translated")
     stores = stores_ensure()
     written["listings"] = listings_ensure(plan=plan, stores=stores)
     clock.done(f"上架 listings: {written['listings']} created")
@@ -862,16 +877,21 @@ def catalogue_ensure(*, plan: DemoPlan, categories: dict[str, Category], supplie
         templates = dict(ShippingTemplate.objects.filter(supplier__in=suppliers, name=SHIPPING_TEMPLATE_NAME)
                          .values_list("supplier_id", "id"))
         products = []
+        words: set[str] = set()
         for planned in missing:
             category = categories[planned.category_key]
             supplier = suppliers[planned.supplier_index]
+            title = title_translate(planned.title)[:200]
+            fields = _search_fields_of(title=title, source_title=planned.title, category=category)
+            words.update(fields.words)
             products.append(Product(
-                supplier=supplier, category=category, title=planned.title, status=Product.Status.ACTIVE,
+                supplier=supplier, category=category, title=title, status=Product.Status.ACTIVE,
                 shipping_template_id=templates[supplier.pk],
-                source={"data_set": "UCI Online Retail", "stock_code": planned.code,
-                        "gbp_modal_price": str(planned.modal_price_gbp)},
-                search_document=search_document(planned.title, category.name)))
+                source={"data_set": DATA_SET, "stock_code": planned.code, "title": planned.title,
+                        "gbp_modal_price": str(planned.modal_price_gbp), "terms_version": terms_version()},
+                search_document=fields.document, search_vector=fields.vector))
         Product.objects.bulk_create(products, batch_size=BATCH_SIZE)
+        _search_words_add(words)
         skus = [SKU(product_id=product.pk, code=planned.code, spec_values={}, cost_price=planned.cost_price,
                     suggested_price=planned.suggested_price, floor_price=planned.floor_price,
                     weight_grams=planned.weight_grams) for product, planned in zip(products, missing, strict=True)]
@@ -880,6 +900,64 @@ def catalogue_ensure(*, plan: DemoPlan, categories: dict[str, Category], supplie
                                    for sku, planned in zip(skus, missing, strict=True)], batch_size=BATCH_SIZE)
         _analyze(Product, SKU, Stock)
         return len(missing)
+
+
+def _search_fields_of(*, title: str, source_title: str, category: Category) -> SearchFields:
+    """What `supply.services.product_search_fields` makes of a product, from the values at hand (no query)."""
+    return search_fields(title=title, source_title=source_title,
+                         category_names=tuple(name for name in (category.name, category.name_en) if name))
+
+
+def _search_words_add(words) -> None:
+    SearchWord.objects.bulk_create([SearchWord(word=word[:64], stem=stem(word)[:64]) for word in sorted(words)],
+                                   ignore_conflicts=True, batch_size=BATCH_SIZE)
+
+
+def product_titles_ensure() -> int:
+    """Demo products whose Chinese title was not made with the current term dictionary (supply/terms/terms.tsv):
+    loaded before titles were translated (the English title moves into source["title"]) or translated with an
+    earlier version of the dictionary (source["terms_version"]). Their titles are made again, their search fields
+    rebuilt, and the demo order lines that show the product's previous title (English or Chinese) show the new
+    one. Also indexes any product without a search vector (saved before search vectors existed). Returns how many
+    titles were made again; with nothing to do it costs two queries."""
+    demo = Product.objects.filter(supplier__name__in=[spec.name for spec in SUPPLIERS], source__data_set=DATA_SET)
+    # (a missing key makes the comparison NULL, which exclude() alone would take for "not stale")
+    stale = demo.filter(~Q(source__has_key="terms_version") | ~Q(source__terms_version=terms_version()))
+    if not stale.exists() and not Product.objects.filter(search_vector__isnull=True).exists():
+        return 0
+    with transaction.atomic():
+        retitled = []  # (id, new title, new source, previous title)
+        for product_id, title, source in stale.values_list("pk", "title", "source"):
+            english = str(source.get("title") or title)
+            retitled.append((product_id, title_translate(english)[:200],
+                             {**source, "title": english, "terms_version": terms_version()}, title))
+        _update_from_values(model=Product, columns=("title", "source"),
+                            assignments="title = v.title, source = v.source::jsonb",
+                            rows=[(pk, title, json.dumps(source, ensure_ascii=False))
+                                  for pk, title, source, _previous in retitled])
+        rows, words = [], set()
+        for product in (Product.objects.filter(Q(pk__in=[row[0] for row in retitled]) | Q(search_vector__isnull=True))
+                        .select_related("category")):
+            fields = _search_fields_of(title=product.title, source_title=str(product.source.get("title", "")),
+                                       category=product.category)
+            rows.append((product.pk, fields.document, fields.vector))
+            words.update(fields.words)
+        _update_from_values(model=Product, columns=("document", "vector"),
+                            assignments="search_document = v.document, search_vector = v.vector::tsvector", rows=rows)
+        _search_words_add(words)
+        changed = [(pk, previous) for pk, title, _source, previous in retitled if title != previous]
+        if changed:
+            lines = connection.ops.quote_name(OrderLine._meta.db_table)
+            skus = connection.ops.quote_name(SKU._meta.db_table)
+            products = connection.ops.quote_name(Product._meta.db_table)
+            with connection.cursor() as cursor:
+                execute_values(
+                    cursor.cursor,
+                    f"UPDATE {lines} SET title = p.title FROM {skus} s JOIN {products} p ON p.id = s.product_id, "  # noqa: S608
+                    f"(VALUES %s) AS v(product_id, previous) WHERE p.id = v.product_id AND {lines}.sku_id = s.id "
+                    f"AND {lines}.title IN (v.previous, p.source->>'title')", changed, page_size=len(changed))
+        _analyze(Product)
+        return len(retitled)
 
 
 def stores_ensure() -> list[Store]:
@@ -894,6 +972,8 @@ def stores_ensure() -> list[Store]:
             StoreStaff.objects.get_or_create(store=store, user=owner, defaults={"role": StoreStaff.Role.MANAGER})
             StoreStaff.objects.get_or_create(store=store, user=rep, defaults={"role": StoreStaff.Role.SALES_REP})
             stores.append(store)
+        # tables of a few rows never reach autovacuum's analyze threshold: give the planner their statistics
+        _analyze(Store, StoreStaff, Supplier, Category)
         return stores
 
 

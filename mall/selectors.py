@@ -2,20 +2,43 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Exists, Model, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    Model,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    prefetch_related_objects,
+)
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.money import ZERO
 from mall.coupon_rules import coupon_applies_to, coupon_discount
 from mall.models import AfterSale, BargainSession, CartItem, GroupBuyMember, Listing, Order, Shipment, Store, UserCoupon
-from supply.models import Category, Product, Supplier
-from supply.search import query_terms
+from supply.models import SKU, Category, Product, Supplier
+from supply.selectors import search_match_find, search_run
 
 LISTING_ORDERINGS = {
+    "relevance": ("-relevance", "-sold_count", "pk"),
     "newest": ("-created_at", "-pk"),
     "price": ("price", "pk"),
     "-price": ("-price", "-pk"),
     "sales": ("-sold_count", "pk"),
+}
+PRODUCT_ORDERINGS = {
+    "relevance": ("-relevance", "-sold", "pk"),
+    "sales": ("-sold", "pk"),
+    "price": ("lowest_price", "pk"),
+    "-price": ("-lowest_price", "-pk"),
+    "newest": ("-created_at", "-pk"),
 }
 
 
@@ -23,16 +46,16 @@ def listings_on_sale() -> QuerySet[Listing]:
     return (Listing.objects.filter(status=Listing.Status.ACTIVE, store__status=Store.Status.OPEN,
                                    sku__product__status=Product.Status.ACTIVE,
                                    sku__product__supplier__status=Supplier.Status.ACTIVE)
-            .select_related("store", "sku__product__category", "sku__stock"))
+            .select_related("store", "sku__product__category", "sku__stock")
+            .defer("sku__product__search_document", "sku__product__search_vector"))
 
 
 def listing_search(*, query: str = "", category_id: int | None = None, store_id: int | None = None,
                    min_price: Decimal | None = None, max_price: Decimal | None = None,
-                   ordering: str = "newest") -> QuerySet[Listing]:
+                   ordering: str | None = None) -> QuerySet[Listing]:
+    """One row per listing (a store's own search, with `store_id`): ranked like `product_search` when there is a
+    query and no other ordering is asked for, newest first otherwise."""
     listings = listings_on_sale()
-    for term in query_terms(query):
-        # every term must occur; the trigram GIN index on search_document serves these ILIKEs
-        listings = listings.filter(sku__product__search_document__icontains=term)
     if category_id is not None:
         listings = listings.filter(Q(sku__product__category_id=category_id)
                                    | Q(sku__product__category__parent_id=category_id))
@@ -42,7 +65,77 @@ def listing_search(*, query: str = "", category_id: int | None = None, store_id:
         listings = listings.filter(price__gte=min_price)
     if max_price is not None:
         listings = listings.filter(price__lte=max_price)
-    return listings.order_by(*LISTING_ORDERINGS.get(ordering, LISTING_ORDERINGS["newest"]))
+    match = search_match_find(query=query, products=Product.objects.filter(
+        pk__in=listings.values("sku__product_id"))) if query else None
+    if match is None:
+        ordering = "newest" if ordering in (None, "relevance") else ordering
+        return listings.order_by(*LISTING_ORDERINGS.get(ordering, LISTING_ORDERINGS["newest"]))
+    listings = listings.filter(match.condition("sku__product__")).annotate(relevance=match.relevance("sku__product__"))
+    return listings.order_by(*LISTING_ORDERINGS.get(ordering or "relevance", LISTING_ORDERINGS["relevance"]))
+
+
+def products_on_sale(*, ids: list[int], min_price: Decimal | None = None,
+                     max_price: Decimal | None = None) -> list[int]:
+    """Which of these products some open store sells (in the price range): one statement over the given ids (the
+    ORM's `pk__in` of a few thousand ids costs more to build and copy than the query takes to run). The open
+    stores are read first: a table of a few rows never gets planner statistics from autovacuum, and joined here
+    it made PostgreSQL walk every listing of the mall instead of the listings of these products."""
+    stores = list(Store.objects.filter(status=Store.Status.OPEN).values_list("pk", flat=True))
+    listing, sku = Listing._meta.db_table, SKU._meta.db_table
+    conditions, params = [], [ids, Listing.Status.ACTIVE.value, stores]
+    if min_price is not None:
+        conditions.append("AND l.price >= %s")
+        params.append(min_price)
+    if max_price is not None:
+        conditions.append("AND l.price <= %s")
+        params.append(max_price)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT s.product_id FROM {sku} s JOIN {listing} l ON l.sku_id = s.id "  # noqa: S608
+            f"WHERE s.product_id = ANY(%s) AND l.status = %s AND l.store_id = ANY(%s) {' '.join(conditions)}", params)
+        return [product_id for (product_id,) in cursor.fetchall()]
+
+
+def product_search(*, query: str = "", category_id: int | None = None, min_price: Decimal | None = None,
+                   max_price: Decimal | None = None, ordering: str | None = None) -> QuerySet[Product]:
+    """Mall-wide search: each product once, with its listings on sale in every open store within the price range
+    (`sku.offers`, cheapest first), `sold` (units those listings sold, all stores), `lowest_price` and, with a
+    query, `relevance`. Ordered by relevance when there is a query, by sales otherwise (or as asked).
+
+    Two short steps before the page query: the GIN index finds the matching ids, then their offers are looked up
+    by those ids (in one statement with EXISTS the planner joins every listing of the mall to find a few)."""
+    products = Product.objects.filter(status=Product.Status.ACTIVE, supplier__status=Supplier.Status.ACTIVE)
+    if category_id is not None:
+        products = products.filter(Q(category_id=category_id) | Q(category__parent_id=category_id))
+    result = search_run(query=query, products=products) if query else None
+    ids = result.ids if result is not None else list(products.values_list("pk", flat=True))
+    chosen = RawSQL(f'"{Product._meta.db_table}"."id" = ANY(%s)',  # noqa: S611 (a table name and one parameter)
+                    (products_on_sale(ids=ids, min_price=min_price, max_price=max_price),),
+                    output_field=BooleanField())
+    products = Product.objects.alias(chosen=chosen).filter(chosen=True)
+    if result is not None:
+        products = products.annotate(relevance=result.match.relevance())
+    else:
+        ordering = "sales" if ordering in (None, "relevance") else ordering
+    offers = Listing.objects.filter(sku__product_id=OuterRef("pk"), status=Listing.Status.ACTIVE,
+                                    store__status=Store.Status.OPEN)
+    if min_price is not None:
+        offers = offers.filter(price__gte=min_price)
+    if max_price is not None:
+        offers = offers.filter(price__lte=max_price)
+    # correlated subqueries rather than a join and GROUP BY: they run for the chosen products only
+    sold = offers.order_by().values("sku__product_id").annotate(units=Sum("sold_count")).values("units")
+    products = products.annotate(sold=Coalesce(Subquery(sold), 0),
+                                 lowest_price=Subquery(offers.order_by("price").values("price")[:1]))
+    shown = (Listing.objects.filter(status=Listing.Status.ACTIVE, store__status=Store.Status.OPEN)
+             .select_related("store", "sku__stock").order_by("price", "store_id", "pk"))
+    if min_price is not None:
+        shown = shown.filter(price__gte=min_price)
+    if max_price is not None:
+        shown = shown.filter(price__lte=max_price)
+    return (products.select_related("category").defer("search_document", "search_vector", "description", "source")
+            .prefetch_related(Prefetch("skus__listings", queryset=shown, to_attr="offers"))
+            .order_by(*PRODUCT_ORDERINGS.get(ordering or "relevance", PRODUCT_ORDERINGS["relevance"])))
 
 
 @dataclass(frozen=True)

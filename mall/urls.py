@@ -7,6 +7,7 @@ urlpatterns = [
     path("categories", shop.CategoryListApi.as_view()),
     path("regions", shop.RegionListApi.as_view()),
     path("listings", shop.ListingListApi.as_view()),
+    path("search", shop.ProductSearchApi.as_view()),
     path("listings/<id:listing_id>", shop.ListingDetailApi.as_view()),
     path("cart", shop.CartApi.as_view()),
     path("cart/items", shop.CartItemAddApi.as_view()),

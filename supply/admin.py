@@ -4,7 +4,8 @@ Suppliers are signed up through `services.supplier_onboard` and get API tokens t
 a token is shown once, in the message right after it is issued, and only its hash is kept. Suspending or
 reactivating a supplier is an action (`supplier_status_set`). Regions, categories, shipping templates and pricing
 rules are plain configuration rows, edited here. The catalogue (products, SKUs) belongs to the suppliers, who edit it
-in their console; stock, stock movements and inventory sync batches are records, read-only here.
+in their console; stock, stock movements, inventory sync batches and the search vocabulary are records, read-only
+here.
 """
 from django.contrib import admin, messages
 from django.db.models import Count
@@ -28,6 +29,7 @@ from supply.models import (
     PricingRule,
     Product,
     Region,
+    SearchWord,
     ShippingRate,
     ShippingTemplate,
     Stock,
@@ -279,6 +281,19 @@ class StockMovementAdmin(ExactSearchMixin, ReadOnlyAdminMixin, OperatorModelAdmi
     fields = ("sku", "kind", "available_delta", "reserved_delta", "sold_delta", "reference", "created_at")
     readonly_fields = fields
     show_full_result_count = False
+
+
+@admin.register(SearchWord)
+class SearchWordAdmin(ReadOnlyAdminMixin, OperatorModelAdmin):
+    """The typo vocabulary of search (English words of the catalogue and their stems), kept by the product
+    services and the demo loader; read-only here."""
+
+    icon = "spellcheck"
+    list_display = ("word", "stem")
+    search_fields = ("word", "stem__exact")
+    ordering = ("word",)
+    fields = ("word", "stem")
+    readonly_fields = fields
 
 
 @admin.register(PricingRule)

@@ -4,6 +4,7 @@ import secrets
 
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 
@@ -150,16 +151,37 @@ class Product(TimeStampedModel):
     status = models.CharField("状态 status", max_length=16, choices=Status.choices, default=Status.ACTIVE)
     shipping_template = models.ForeignKey(ShippingTemplate, null=True, blank=True, on_delete=models.SET_NULL,
                                           related_name="products", verbose_name="运费模板 shipping template")
-    # Tokens for search: jieba words of the title, English words, their glossary translations (supply.search).
+    # What search finds the product by (supply.search): the plain text for trigram similarity and the weighted
+    # full-text vector (jieba words, English stems, the term dictionary's synonyms), kept up to date by the
+    # services and the demo loader.
     search_document = models.TextField(blank=True, default="", editable=False, verbose_name="搜索文本 search text")
+    search_vector = SearchVectorField(null=True, blank=True, editable=False, verbose_name="搜索向量 search vector")
 
     class Meta:
         verbose_name = "商品 product"
         verbose_name_plural = "商品 products"
-        indexes = [GinIndex(fields=["search_document"], name="product_search_trgm", opclasses=["gin_trgm_ops"])]
+        indexes = [GinIndex(fields=["search_document"], name="product_search_trgm", opclasses=["gin_trgm_ops"]),
+                   GinIndex(fields=["search_vector"], name="product_search_vector")]
 
     def __str__(self) -> str:
         return self.title
+
+
+class SearchWord(models.Model):
+    """The English words products are found by, for typo tolerance: a query word no product has ("christmass",
+    "candel") is matched to the most similar words here by trigram similarity (pg_trgm), and their stems are
+    searched instead. Only grows (a word no product has any more just matches nothing)."""
+
+    word = models.CharField("词 word", max_length=64, primary_key=True)
+    stem = models.CharField("词干 stem", max_length=64, db_index=True)
+
+    class Meta:
+        verbose_name = "搜索词 search word"
+        verbose_name_plural = "搜索词 search words"
+        indexes = [GinIndex(fields=["word"], name="search_word_trgm", opclasses=["gin_trgm_ops"])]
+
+    def __str__(self) -> str:
+        return self.word
 
 
 class SKU(TimeStampedModel):

@@ -15,13 +15,14 @@ from supply.models import (
     SKU,
     InventorySyncBatch,
     Product,
+    SearchWord,
     Stock,
     StockMovement,
     Supplier,
     hash_api_token,
     new_api_token,
 )
-from supply.search import search_document
+from supply.search import SearchFields, search_fields, stem
 
 INVENTORY_SYNC_MAX_ROWS = 5000
 logger = logging.getLogger(__name__)
@@ -221,10 +222,26 @@ def supplier_by_token(*, token: str) -> Supplier:
     return supplier
 
 
+def product_search_fields(*, product: Product) -> SearchFields:
+    """What the product is found by: its title, the original title of its import record (the English catalogue
+    title of a demo product, read with the term dictionary), its category's names and its description."""
+    category = product.category
+    names = tuple(name for name in (category.name, category.name_en) if name)
+    return search_fields(title=product.title, source_title=str((product.source or {}).get("title", "")),
+                         category_names=names, description=product.description)
+
+
+def search_words_remember(*, words) -> None:
+    """Add English words to the typo vocabulary (SearchWord); words already there are left alone."""
+    SearchWord.objects.bulk_create([SearchWord(word=word[:64], stem=stem(word)[:64]) for word in words],
+                                   ignore_conflicts=True, batch_size=2000)
+
+
 def product_refresh_search(*, product: Product) -> None:
-    Product.objects.filter(pk=product.pk).update(
-        search_document=search_document(product.title, product.category.name, product.description[:500]),
-        updated_at=timezone.now())
+    fields = product_search_fields(product=product)
+    Product.objects.filter(pk=product.pk).update(search_document=fields.document, search_vector=fields.vector,
+                                                 updated_at=timezone.now())
+    search_words_remember(words=fields.words)
 
 
 def sku_create(*, product: Product, code: str, cost_price, floor_price, suggested_price, spec_values=None,

@@ -104,6 +104,15 @@ class ShippingRateFactory(factory.django.DjangoModelFactory):
     free_threshold = Decimal("99.00")
 
 
+def _search_fields(product):
+    """What supply.services.product_refresh_search stores, for a product being built."""
+    from supply.search import search_fields
+
+    return search_fields(title=product.title, source_title=str((product.source or {}).get("title", "")),
+                         category_names=(product.category.name, product.category.name_en),
+                         description=product.description)
+
+
 class ProductFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Product
@@ -112,8 +121,9 @@ class ProductFactory(factory.django.DjangoModelFactory):
     category = factory.SubFactory(CategoryFactory)
     title = factory.Sequence(lambda n: f"白色爱心挂饰 WHITE HANGING HEART {n}")
     description = "一款温馨的家居挂饰"
-    search_document = factory.LazyAttribute(lambda o: __import__("supply.search", fromlist=["x"]).search_document(
-        o.title, o.category.name))
+    source = factory.LazyFunction(dict)
+    search_document = factory.LazyAttribute(lambda o: _search_fields(o).document)
+    search_vector = factory.LazyAttribute(lambda o: _search_fields(o).vector)
 
 
 class SKUFactory(factory.django.DjangoModelFactory):

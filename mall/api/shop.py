@@ -6,7 +6,7 @@ import re
 
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -88,8 +88,77 @@ class ListingListApi(APIView):
         data = filters.validated_data
         listings = selectors.listing_search(query=data.get("q", ""), category_id=data.get("category"),
                                             store_id=data.get("store"), min_price=data.get("min_price"),
-                                            max_price=data.get("max_price"), ordering=data.get("ordering", "newest"))
+                                            max_price=data.get("max_price"), ordering=data.get("ordering"))
         return paginate(self, listings, ListingOutput)
+
+
+class ProductOfferOutput(serializers.Serializer):
+    listing_id = serializers.IntegerField(source="pk")
+    store_id = serializers.IntegerField()
+    store_name = serializers.CharField(source="store.name")
+    sku_code = serializers.CharField(source="sku.code")
+    spec_values = serializers.JSONField(source="sku.spec_values")
+    price = MoneyField()
+    sold = serializers.IntegerField(source="sold_count", help_text="本店销量 units this store sold")
+    in_stock = serializers.SerializerMethodField()
+
+    def get_in_stock(self, listing) -> bool:
+        stock = getattr(listing.sku, "stock", None)
+        return bool(stock and stock.available > 0)
+
+
+_MONEY = MoneyField()
+
+
+class ProductSearchOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    category_id = serializers.IntegerField()
+    category_name = serializers.CharField(source="category.name")
+    image_urls = serializers.JSONField()
+    lowest_price = MoneyField(help_text="在售最低价 the lowest price among the stores")
+    sold = serializers.IntegerField(help_text="全部店铺销量 units sold by all its stores")
+    stores = serializers.SerializerMethodField(help_text="在售店铺, 价低在前 the stores selling it, cheapest first")
+
+    @extend_schema_field(ProductOfferOutput(many=True))
+    def get_stores(self, product) -> list:
+        # built directly in ProductOfferOutput's shape: a nested serializer per product costs more than the query
+        offers = sorted((offer for sku in product.skus.all() for offer in sku.offers),
+                        key=lambda offer: (offer.price, offer.store_id, offer.pk))
+        return [{"listing_id": offer.pk, "store_id": offer.store_id, "store_name": offer.store.name,
+                 "sku_code": offer.sku.code, "spec_values": offer.sku.spec_values,
+                 "price": _MONEY.to_representation(offer.price), "sold": offer.sold_count,
+                 "in_stock": bool(getattr(offer.sku, "stock", None) and offer.sku.stock.available > 0)}
+                for offer in offers]
+
+
+class ProductSearchApi(APIView):
+    """全站搜索 Mall-wide product search: each product once, with the stores that sell it."""
+
+    permission_classes = [AllowAny]
+    pagination_class = PagePagination
+
+    @extend_schema_serializer(component_name="ProductSearchFilter")
+    class Filter(serializers.Serializer):
+        q = serializers.CharField(required=False, allow_blank=True, max_length=100,
+                                  help_text="中文或英文, 容错拼写 Chinese or English words, typos tolerated")
+        category = IdField(required=False)
+        min_price = MoneyField(required=False, min_value=0)
+        max_price = MoneyField(required=False, min_value=0)
+        ordering = serializers.ChoiceField(choices=list(selectors.PRODUCT_ORDERINGS), required=False,
+                                           help_text="默认: 有搜索词按相关度, 否则按销量 default: relevance with a "
+                                                     "query, else sales")
+
+    @extend_schema(summary="全站商品搜索 Search products across all stores", parameters=[Filter],
+                   responses={200: ProductSearchOutput(many=True), **errors(400)}, tags=["catalogue"])
+    def get(self, request):
+        filters = self.Filter(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        data = filters.validated_data
+        products = selectors.product_search(query=data.get("q", ""), category_id=data.get("category"),
+                                            min_price=data.get("min_price"), max_price=data.get("max_price"),
+                                            ordering=data.get("ordering"))
+        return paginate(self, products, ProductSearchOutput)
 
 
 class ListingDetailApi(APIView):

@@ -80,10 +80,11 @@ def _parse_lines(lines: list[dict]) -> dict[int, int]:
 
 
 def _load_listings(listing_ids: list[int]) -> dict[int, Listing]:
-    # The product's long texts (search document, description) are not needed to price an order.
+    # The product's long texts (search document and vector, description) are not needed to price an order.
     listings = {listing.pk: listing for listing in Listing.objects.filter(pk__in=listing_ids).select_related(
         "store", "sku__product__supplier", "sku__product__category").defer(
-        "sku__product__search_document", "sku__product__description", "sku__product__attributes",
+        "sku__product__search_document", "sku__product__search_vector", "sku__product__description",
+        "sku__product__attributes",
         "sku__product__image_urls", "store__description")}
     missing = sorted(set(listing_ids) - set(listings))
     if missing:

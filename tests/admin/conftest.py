@@ -95,6 +95,7 @@ def world_build(*, supplier, listing, buyer, address, key: str) -> World:
     PricingRule.objects.create(supplier=supplier, tier=3, mode=PricingRule.Mode.MULTIPLIER, value=Decimal("1.05"))
     supply_services.inventory_sync(supplier=supplier, batch_id=f"{key}-sync", rows=[
         supply_services.SyncRow(sku_code=listing.sku.code, quantity=100, as_of=timezone.now())])
+    supply_services.product_refresh_search(product=listing.sku.product)  # its words reach the search vocabulary
     StoreStaff.objects.create(store=store, user=UserFactory(role=Role.MERCHANT_STAFF))
     catalogue.cart_add(user=UserFactory(), listing_id=listing.pk, quantity=1)
     coupons.coupon_claim(user=buyer, template_id=CouponTemplateFactory(store=store).pk)

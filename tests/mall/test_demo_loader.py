@@ -18,7 +18,11 @@ from core.models import BehaviourEvent, EventDelivery
 from mall import demo
 from mall.management.commands.load_demo import default_data_dir
 from mall.models import AfterSale, Listing, Order, OrderLine, Payment, Refund, Shipment, Store, StoreStaff
-from supply.models import SKU, Category, PricingRule, Product, ShippingRate, Stock, Supplier
+from supply.models import SKU, Category, PricingRule, Product, SearchWord, ShippingRate, Stock, Supplier
+from supply.terms import terms_version
+from supply.terms.compose import title_translate
+from tests.factories import AddressFactory, ListingFactory, ProductFactory, SKUFactory, SupplierFactory, UserFactory
+from tests.mall.conftest import place
 
 pytestmark = pytest.mark.django_db
 
@@ -200,6 +204,14 @@ def test_load_demo_builds_consistent_history_and_a_second_run_changes_nothing():
     for sku_id, units in Stock.objects.values_list("sku_id", "sold"):
         assert units == sold[sku_id]
     assert Product.objects.filter(search_document__contains="holder").exists()
+    # Chinese display titles from the term dictionary, the English catalogue title kept in the import record; the
+    # order lines snapshot the Chinese title
+    heart = Product.objects.get(skus__code="85123A")
+    assert (heart.title, heart.source["title"]) == ("白色爱心挂式茶蜡烛台", "WHITE HANGING HEART T-LIGHT HOLDER")
+    for title, source in Product.objects.values_list("title", "source"):
+        assert title == title_translate(source["title"])[:200]
+    assert not OrderLine.objects.filter(order__in=orders).exclude(title=F("sku__product__title")).exists()
+    assert not Product.objects.filter(search_vector__isnull=True).exists()
     assert not Product.objects.exclude(shipping_template__supplier=F("supplier")).exists()
 
     # One order_paid event per order, at the order's time, with the payload the live flow writes; history gets no
@@ -277,3 +289,40 @@ def test_copy_writes_text_format_escapes_and_leaves_defaults_to_the_model_and_th
 def test_copy_refuses_a_row_without_a_value_for_a_required_column():
     with pytest.raises(ValueError, match="needs a value for kind"):
         demo._copy_rows(model=BehaviourEvent, columns=("object_type", "created_at"), rows=[("x", timezone.now())])
+
+
+def test_products_of_an_earlier_load_get_chinese_titles_and_their_order_lines_follow():
+    """A database loaded before titles were translated: English title, no source["title"], no search vector."""
+    supplier = SupplierFactory(name=demo.SUPPLIERS[0].name)
+    english = "WHITE HANGING HEART T-LIGHT HOLDER"
+    product = ProductFactory(supplier=supplier, title=english, search_document="", search_vector=None,
+                             source={"data_set": demo.DATA_SET, "stock_code": "85123A"})
+    other = ProductFactory(title="安吉白茶", search_document="", search_vector=None)  # not a demo product
+    listing = ListingFactory(sku=SKUFactory(product=product))
+    buyer = UserFactory()
+    line = place(buyer, AddressFactory(user=buyer), listing, key="old-demo-order-1").lines.get()
+    assert line.title == english
+
+    assert demo.product_titles_ensure() == 1
+    product.refresh_from_db()
+    line.refresh_from_db()
+    other.refresh_from_db()
+    assert (product.title, product.source) == ("白色爱心挂式茶蜡烛台", {
+        "data_set": demo.DATA_SET, "stock_code": "85123A", "title": english, "terms_version": terms_version()})
+    assert line.title == "白色爱心挂式茶蜡烛台"
+    assert other.title == "安吉白茶" and other.search_vector  # only indexed
+    assert "holder" in product.search_document and "'烛台'" in product.search_vector
+    assert SearchWord.objects.filter(word="hanging").exists()
+
+    before = (list(Product.objects.order_by("pk").values()), list(SearchWord.objects.values_list("word")))
+    assert demo.product_titles_ensure() == 0  # a second run changes nothing
+    assert (list(Product.objects.order_by("pk").values()), list(SearchWord.objects.values_list("word"))) == before
+
+    # a title made with another version of the dictionary is made again, and so are its order lines
+    Product.objects.filter(pk=product.pk).update(title="旧标题", source={**product.source, "terms_version": "old"})
+    OrderLine.objects.filter(pk=line.pk).update(title="旧标题")
+    assert demo.product_titles_ensure() == 1
+    product.refresh_from_db()
+    line.refresh_from_db()
+    assert (product.title, line.title, product.source["terms_version"]) == ("白色爱心挂式茶蜡烛台",) * 2 + (
+        terms_version(),)
