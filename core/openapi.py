@@ -37,6 +37,8 @@ ERROR_DESCRIPTIONS = {
     422: "不符合业务规则 Refused by a business rule: `rule_violated` or a more precise code",
     415: "不支持的内容类型 Unsupported media type: `unsupported_media_type` (send JSON, a form or multipart)",
     429: "请求过于频繁 Too many requests: `throttled` or a more precise code; `Retry-After` says when to retry",
+    503: "暂时不可用 Service unavailable: `service_unavailable` or a more precise code; nothing was changed, try "
+         "again later",
 }
 
 

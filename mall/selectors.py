@@ -42,7 +42,8 @@ def listing_search(*, query: str = "", category_id: int | None = None, store_id:
         listings = listings.filter(price__gte=min_price)
     if max_price is not None:
         listings = listings.filter(price__lte=max_price)
-    return listings.order_by(*LISTING_ORDERINGS.get(ordering, LISTING_ORDERINGS["newest"]))
+    return (listings.prefetch_related("sku__product__images")
+            .order_by(*LISTING_ORDERINGS.get(ordering, LISTING_ORDERINGS["newest"])))
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def cart_of(*, user) -> Cart:
     whose listing went off sale, or wants more than is in stock, stays in the cart but out of the totals."""
     items = list(CartItem.objects.filter(user=user)
                  .select_related("listing__store", "listing__sku__product__category", "listing__sku__stock")
-                 .order_by("-updated_at", "-pk"))
+                 .prefetch_related("listing__sku__product__images").order_by("-updated_at", "-pk"))
     on_sale = set(listings_on_sale().filter(pk__in=[item.listing_id for item in items]).values_list("pk", flat=True))
     grouped: dict[int, list[CartLine]] = {}
     for item in items:

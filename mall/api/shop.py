@@ -30,7 +30,8 @@ def paginate(view: APIView, queryset, serializer_class) -> Response:
     """One page of `queryset` by the view's `pagination_class` (PagePagination), which the schema types as a page."""
     paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, view.request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+    # The request lets picture URLs be absolute (a mini-program has no page to resolve a relative URL against).
+    return paginator.get_paginated_response(serializer_class(page, many=True, context={"request": view.request}).data)
 
 
 # --- catalogue --------------------------------------------------------------------------------------------------
@@ -105,7 +106,7 @@ class ListingDetailApi(APIView):
         visitor_id = request.headers.get("X-Visitor-Id", "")
         catalogue.listing_view(listing=listing, user=request.user if request.user.is_authenticated else None,
                                visitor_id=visitor_id if VISITOR_ID.fullmatch(visitor_id) else "")
-        return Response(ListingDetailOutput(listing).data)
+        return Response(ListingDetailOutput(listing, context={"request": request}).data)
 
 
 # --- cart -------------------------------------------------------------------------------------------------------
@@ -143,7 +144,7 @@ class CartApi(APIView):
 
     @extend_schema(summary="查看购物车 Get the cart, grouped by store", responses={200: CartOutput}, tags=["cart"])
     def get(self, request):
-        return Response(CartOutput(selectors.cart_of(user=request.user)).data)
+        return Response(CartOutput(selectors.cart_of(user=request.user), context={"request": request}).data)
 
 
 class CartItemAddApi(APIView):
@@ -155,7 +156,7 @@ class CartItemAddApi(APIView):
         data = LineInput(data=request.data)
         data.is_valid(raise_exception=True)
         item = catalogue.cart_add(user=request.user, **data.validated_data)
-        return Response(CartItemOutput(item).data, status=201)
+        return Response(CartItemOutput(item, context={"request": request}).data, status=201)
 
 
 class CartItemApi(APIView):
@@ -171,7 +172,7 @@ class CartItemApi(APIView):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         item = catalogue.cart_set_quantity(user=request.user, item_id=item_id, **data.validated_data)
-        return Response(CartItemOutput(item).data)
+        return Response(CartItemOutput(item, context={"request": request}).data)
 
     @extend_schema(summary="移出购物车 Remove a cart item", responses={204: None}, tags=["cart"])
     def delete(self, request, item_id: int):
@@ -552,7 +553,7 @@ class GroupBuyCampaignListApi(APIView):
         now = timezone.now()
         campaigns = (GroupBuyCampaign.objects.filter(is_active=True, starts_at__lte=now, ends_at__gt=now)
                      .select_related("listing__store", "listing__sku__product__category", "listing__sku__stock")
-                     .order_by("ends_at"))
+                     .prefetch_related("listing__sku__product__images").order_by("ends_at"))
         return paginate(self, campaigns, GroupBuyCampaignOutput)
 
 
