@@ -9,7 +9,6 @@ from rest_framework.views import APIView
 from core.errors import NotAuthenticated
 from core.fields import IdField
 from core.openapi import errors
-from core.parsers import SafeJSONParser, SafeMultiPartParser
 from supply import images, imaging, services
 from supply.models import ProductImage, Supplier
 
@@ -126,7 +125,6 @@ class ProductImageListApi(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    parser_classes = [SafeMultiPartParser]
 
     @extend_schema_serializer(component_name="SupplierProductImageUploadInput")
     class Input(serializers.Serializer):
@@ -182,7 +180,6 @@ class ProductImageOrderApi(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    parser_classes = [SafeJSONParser]
 
     @extend_schema_serializer(component_name="SupplierProductImageOrderInput")
     class Input(serializers.Serializer):

@@ -19,7 +19,8 @@ from core.models import BehaviourEvent
 from core.parsers import MAX_DEPTH
 from mall.models import Address, CartItem, Order
 from mall.services import after_sales, bargains, group_buys, orders
-from supply.models import Stock, Supplier
+from supply import images
+from supply.models import ProductImage, Stock, Supplier
 from tests.factories import (
     AddressFactory,
     GroupBuyCampaignFactory,
@@ -31,6 +32,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.mall.conftest import pay, place
+from tests.supply import pictures
 
 pytestmark = pytest.mark.django_db
 
@@ -92,6 +94,8 @@ def world(shopper):
     team = group_buys.group_buy_open(buyer=leader, campaign_id=group_buy.pk, quantity=1,
                                      address_id=AddressFactory(user=leader).pk, idempotency_key="hostile-leader-1")
     pay(Order.objects.get(group_buy_member__team=team, buyer=leader))
+    picture = images.product_image_upload(supplier=supplier, product_id=listing.sku.product_id,
+                                          data=pictures.jpeg()).image
     bargain = bargains.bargain_campaign_create(listing=listing, floor_price=Decimal("30.00"), helpers_needed=5,
                                                starts_at=timezone.now() - timedelta(hours=1),
                                                ends_at=timezone.now() + timedelta(days=3))
@@ -108,6 +112,8 @@ def world(shopper):
             "group_buy_campaign_id": group_buy.pk,
             "bargain_campaign_id": bargain.pk,
             "provider": "simulated",
+            "product_id": listing.sku.product_id,
+            "image_id": picture.pk,
         },
     }
 
@@ -147,8 +153,9 @@ def state() -> tuple:
               for label in ("accounts", "authtoken", "supply", "mall")
               for model in apps.get_app_config(label).get_models()}
     counts["behaviour events"] = BehaviourEvent.objects.count()
-    rows = [list(model.objects.order_by("pk").values()) for model in (User, Address, CartItem, Order, Stock, Supplier)]
-    return counts, rows, len(MemorySmsBackend.outbox)
+    rows = [list(model.objects.order_by("pk").values())
+            for model in (User, Address, CartItem, Order, Stock, Supplier, ProductImage)]
+    return counts, rows, len(MemorySmsBackend.outbox), pictures.stored_files()
 
 
 def assert_error_shape(response, context) -> None:
@@ -193,13 +200,19 @@ def test_a_walk_over_every_operation_with_hostile_input_gives_4xx_and_changes_no
                     checked += 1
     assert checked > 1000
     assert state() == before
-    # Each body met a parser on every operation that takes a body, as the shopper with real ids and as the supplier.
+    # Each body met a parser on every operation that takes a body, as the shopper with real ids and, on the supplier
+    # API (which refuses the shopper before reading a body), as the supplier.
     body_operations = {(method, path) for path, method, operation in operations() if "requestBody" in operation}
+    supplier_operations = {("put", "/api/v1/supplier/stock"),
+                           ("post", "/api/v1/supplier/products/{product_id}/images"),
+                           ("put", "/api/v1/supplier/products/{product_id}/images/order")}
+    assert supplier_operations <= body_operations
     for name, refusals in refused_by_parser.items():
         reached = {(method, path) for caller, method, path in refusals if caller == "shopper"}
         assert body_operations - reached <= {("post", "/api/v1/payments/callback/{provider}"),
-                                             ("put", "/api/v1/supplier/stock")}, name
-        assert ("supplier", "put", "/api/v1/supplier/stock") in refusals, name
+                                             *supplier_operations}, name
+        for method, path in supplier_operations:
+            assert ("supplier", method, path) in refusals, (name, method, path)
 
 
 @pytest.mark.parametrize("name", HOSTILE_BODIES)
