@@ -79,7 +79,7 @@ def image_process(*, data: bytes, limits: Limits) -> ProcessedImage:
     size_check(size=len(data), limits=limits)
     if not data:
         raise _refuse(_("the file is empty"), "image_empty")
-    image_format, width, height = _header_checked(data, limits)
+    image_format = _header_checked(data, limits)
     image = _decoded(data, limits)
     image = _oriented_in_srgb(image)
     large = _large_rendition(image, image_format, limits.large_side)
@@ -106,7 +106,8 @@ def _opened(data: bytes) -> Image.Image:
         return Image.open(io.BytesIO(data))
 
 
-def _header_checked(data: bytes, limits: Limits) -> tuple[str, int, int]:
+def _header_checked(data: bytes, limits: Limits) -> str:
+    """The format of the file (one we store), once its header and its data have passed the checks."""
     try:
         image = _opened(data)
     except UnidentifiedImageError as error:
@@ -130,7 +131,7 @@ def _header_checked(data: bytes, limits: Limits) -> tuple[str, int, int]:
         image.verify()
     except Exception as error:  # verify() raises whatever the plugin's check trips over
         raise _refuse(_("the picture is damaged or incomplete"), "image_corrupt") from error
-    return image_format, width, height
+    return image_format
 
 
 def _decoded(data: bytes, limits: Limits) -> Image.Image:

@@ -26,7 +26,7 @@ def product(supplier):
     return ProductFactory(supplier=supplier, title="白色爱心挂饰")
 
 
-def upload(supplier, product_id, data: bytes, name="photo.jpg", alt_text=None, client=None):
+def upload(supplier, product_id, data: bytes, *, name="photo.jpg", alt_text=None, client=None):
     body = {"image": io.BytesIO(data)}
     body["image"].name = name
     if alt_text is not None:
@@ -302,3 +302,33 @@ def test_the_schema_types_the_pictures(api_client):
     upload_operation = schema["paths"]["/api/v1/supplier/products/{product_id}/images"]["post"]
     assert "multipart/form-data" in upload_operation["requestBody"]["content"]
     assert {"201", "200", "400", "401", "404", "422", "503"} <= set(upload_operation["responses"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_moves_image_urls_into_external_pictures_and_back():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = ("supply", "0006_move_import_records_out_of_attributes"), ("supply", "0008_drop_product_image_urls")
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    try:
+        old = MigrationExecutor(connection).loader.project_state([before]).apps
+        supplier = old.get_model("supply", "Supplier").objects.create(name="旧供应商", api_token_hash="0" * 64)
+        category = old.get_model("supply", "Category").objects.create(name="旧类目")
+        product = old.get_model("supply", "Product").objects.create(
+            supplier=supplier, category=category, title="旧商品",
+            image_urls=["https://img.example.cn/a.jpg", "https://img.example.cn/b.jpg", "https://img.example.cn/a.jpg"])
+        MigrationExecutor(connection).migrate([after])
+        moved = list(ProductImage.objects.filter(product_id=product.pk).values_list("position", "external_url",
+                                                                                     "file", "alt_text"))
+        assert moved == [(0, "https://img.example.cn/a.jpg", "", "旧商品"),
+                         (1, "https://img.example.cn/b.jpg", "", "旧商品")]  # in order, the repeated URL once
+        urls = images.product_image_urls(image=ProductImage.objects.filter(product_id=product.pk).first())
+        assert urls == dict.fromkeys(("large", "medium", "small"), "https://img.example.cn/a.jpg")
+        MigrationExecutor(connection).migrate([before])
+        restored = MigrationExecutor(connection).loader.project_state([before]).apps.get_model("supply", "Product")
+        assert restored.objects.get(pk=product.pk).image_urls == ["https://img.example.cn/a.jpg",
+                                                                   "https://img.example.cn/b.jpg"]
+    finally:
+        MigrationExecutor(connection).migrate([after])
