@@ -188,10 +188,10 @@ def product_image_upload(*, supplier: Supplier, product_id: int, data: bytes, al
     """A supplier adds a picture to one of its products (see the module's rules)."""
     product = product_of_supplier(supplier=supplier, product_id=product_id)
     alt_text = alt_text_clean(alt_text)
-    processed = imaging.image_process(data=data, limits=image_limits())
-    earlier = product.images.filter(content_hash=processed.content_hash).first()
-    if earlier is not None:
+    earlier = product.images.filter(content_hash=imaging.content_hash_of(data)).first()
+    if earlier is not None:  # a retry: answered without decoding the file again
         return ImageUploaded(image=earlier, created=False)
+    processed = imaging.image_process(data=data, limits=image_limits())
     if _uploads_counted(product) >= settings.PRODUCT_IMAGE_MAX_PER_PRODUCT:
         raise _limit_reached()
     stored = _files_store(product_id=product.pk, processed=processed)
