@@ -216,6 +216,24 @@ class ProductImageInline(ProductImagePreviewMixin, ReadOnlyInline):
     show_change_link = False
 
 
+@admin.register(ProductImage)
+class ProductImageAdmin(ProductImagePreviewMixin, ReadOnlyAdminMixin, OperatorModelAdmin):
+    """Every product picture (uploads, generated placeholders, external URLs), read-only: suppliers manage their
+    pictures in the supplier console or through the supplier API."""
+
+    icon = "image"
+    list_display = ("preview", "product", "position", "is_generated", "dimensions", "size_bytes", "content_type",
+                    "created_at")
+    list_filter = ("is_generated", "content_type", "product__supplier")
+    search_fields = ("product__title", "alt_text")
+    date_hierarchy = "created_at"
+    list_select_related = ("product",)
+    fields = ("preview", "product", "position", "alt_text", "is_generated", "drawn_title", "drawn_colour",
+              "dimensions", "size_bytes", "content_type", "content_hash", "external_url", "file", "thumbnail_medium",
+              "thumbnail_small", "created_at", "updated_at")
+    readonly_fields = fields
+
+
 @admin.register(Product)
 class ProductAdmin(ReadOnlyAdminMixin, OperatorModelAdmin):
     """Suppliers edit their catalogue in the supplier console; operators read it here."""

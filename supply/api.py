@@ -148,7 +148,7 @@ class ProductImageListApi(APIView):
         limits = images.image_limits()
         content_length = request.META.get("CONTENT_LENGTH") or "0"
         if content_length.isdigit() and int(content_length) > limits.max_bytes + MULTIPART_OVERHEAD_BYTES:
-            imaging.size_check(size=int(content_length) - MULTIPART_OVERHEAD_BYTES, limits=limits)
+            imaging.size_check(size=int(content_length), limits=limits)
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["image"]

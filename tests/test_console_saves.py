@@ -440,6 +440,10 @@ def test_product_attributes_are_edited_as_rows_not_json(client):
     assert 'value="产地: 杭州"' in page
 
 
+@pytest.mark.parametrize(("field", "rows", "message"), [
+    ("attributes", ["没有冒号"], "请写作 名称: 值"),
+    ("attributes", ["产地: 杭州", "产地: 西湖"], "重复"),
+])
 def test_a_bad_attribute_row_is_a_form_error_and_saves_nothing(client, field, rows, message):
     _supplier, member = supplier_with_member()
     client.force_login(member)
