@@ -303,6 +303,13 @@ class ProductImagePreviewMixin:
         return f"{image.width} × {image.height}"
 
 
+class StoredPictureWidget(forms.Widget):
+    """The upload cell of a stored picture: nothing to choose (a new file is a new row), the column kept."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        return "-"
+
+
 class ProductImageForm(forms.ModelForm):
     """A new row uploads a file (checked here, so a refusal is an error on the row, in the user's language); an
     existing row edits its description and position."""
@@ -318,10 +325,13 @@ class ProductImageForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
+        if self.instance.pk:  # a stored picture is not replaced in place: upload a new one, delete this one
             self.fields["upload"].disabled = True
-        else:
+            self.fields["upload"].widget = StoredPictureWidget()
+        else:  # a new picture goes last; reorder it once it is saved
+            self.fields["position"].disabled = True
             self.fields["position"].required = False
+            self.initial["position"] = None
 
     def clean(self):
         cleaned = super().clean()
@@ -354,6 +364,10 @@ class ProductImageFormSet(BaseInlineFormSet):
     through `images.product_image_delete`, which deletes their files after the commit."""
 
     request = None
+
+    def is_multipart(self):
+        # Django asks the first row; a stored picture's row has no file input, but the page must post files.
+        return True
 
     def clean(self):
         super().clean()

@@ -130,6 +130,11 @@ def test_rows_are_edited_and_deleted_through_the_page(client, member, product):
                                         data=pictures.jpeg(900, 900)).image
     second = images.product_image_upload(supplier=member.supplier, product_id=product.pk,
                                          data=pictures.png()).image
+    page = client.get(change_url(product)).content.decode()
+    assert 'enctype="multipart/form-data"' in page  # also when the first row is a stored picture
+    # a file input on the new row only: a stored picture is not replaced in place
+    assert 'type="file" name="images-2-upload"' in page
+    assert 'name="images-0-upload"' not in page and 'name="images-1-upload"' not in page
     rows = ({"id": first.pk, "alt_text": "旧说明", "position": "0", "upload": "", "DELETE": "on"},
             {"id": second.pk, "alt_text": "新说明", "position": "0", "upload": ""})
     response = client.post(change_url(product), page_data(product, existing=rows))
