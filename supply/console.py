@@ -12,6 +12,7 @@ Stock numbers are shown, never edited: they change only through the inventory sy
 Shipping ("order lines to ship") is registered on this site by `mall/consoles.py`: supply may not import mall.
 """
 
+import contextlib
 from functools import partial
 
 from django import forms
@@ -27,7 +28,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.widgets import BASE_INPUT_CLASSES, UnfoldAdminFileFieldWidget
 
 from core.admin import ServiceActionsMixin, ServiceSaveMixin, YuanColumnsMixin
-from core.errors import DomainError
+from core.errors import DomainError, NotFound
 from core.forms import PairsField
 from core.sites import ThemedAdminSite
 from supply import images, imaging, services
@@ -396,7 +397,9 @@ class ProductImageFormSet(BaseInlineFormSet):
         return form.instance  # not saved here: the upload after the commit makes the row
 
     def delete_existing(self, obj, commit=True):
-        if commit:
+        if not commit:
+            return
+        with contextlib.suppress(NotFound):  # deleted meanwhile (another tab, the API): what was asked is done
             images.product_image_delete(supplier=obj.product.supplier, product_id=obj.product_id, image_id=obj.pk)
 
 
