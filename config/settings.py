@@ -104,8 +104,45 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
+# --- Media (product pictures): Django's storage API only. Local files under MEDIA_ROOT by default (devstack puts
+# them in var/<instance>/media; Django serves them at MEDIA_URL when debugging); S3-compatible storage through
+# django-storages when MEDIA_S3_BUCKET is set (MinIO in docker-compose), its URLs then served by the storage itself.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+MEDIA_URL = env.str("MEDIA_URL", default="/media/")
+MEDIA_S3_BUCKET = env.str("MEDIA_S3_BUCKET", default="")
+if MEDIA_S3_BUCKET:
+    from botocore.config import Config as _S3ClientConfig
+
+    _MEDIA_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_S3_BUCKET,
+            "endpoint_url": env.str("MEDIA_S3_ENDPOINT_URL", default="") or None,
+            "access_key": env.str("MEDIA_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("MEDIA_S3_SECRET_ACCESS_KEY", default="") or None,
+            "region_name": env.str("MEDIA_S3_REGION", default="") or None,
+            # Where shoppers fetch the files: a CDN or the bucket's public address ("media.example.com" or
+            # "localhost:9000/mall-media"); empty = the endpoint's own URL for the bucket.
+            "custom_domain": env.str("MEDIA_S3_CUSTOM_DOMAIN", default="") or None,
+            "url_protocol": env.str("MEDIA_S3_URL_PROTOCOL", default="https:"),
+            # Product pictures are public: plain URLs (no signature that expires), the bucket allows anonymous reads.
+            "querystring_auth": False,
+            # Every stored name holds a fresh random token (supply/images.py): no existence check per file.
+            "file_overwrite": True,
+            "object_parameters": {"CacheControl": "public, max-age=31536000, immutable"},
+            # An unreachable storage costs an upload seconds, not minutes (the upload answers 503); path-style
+            # addressing (endpoint/bucket/key) is what MinIO and most S3-compatible servers expect.
+            "client_config": _S3ClientConfig(
+                connect_timeout=3, read_timeout=15, retries={"max_attempts": 2},
+                s3={"addressing_style": env.str("MEDIA_S3_ADDRESSING_STYLE", default="path")}),
+        },
+    }
+else:
+    _MEDIA_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+# Media is served by Django only while debugging with local files; production serves the storage's URLs.
+MEDIA_SERVED_BY_DJANGO = DEBUG and not MEDIA_S3_BUCKET and MEDIA_URL.startswith("/")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _MEDIA_STORAGE,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = DEBUG
@@ -249,6 +286,18 @@ TRACKING_PUSH_SALT = env.str("TRACKING_PUSH_SALT", default="tracking-push-dev-sa
 REFUND_MAX_ATTEMPTS = env.int("REFUND_MAX_ATTEMPTS", default=8)
 # A pending refund not tried for this long is sent by the sweep (its task was lost).
 REFUND_RESEND_AFTER = timedelta(seconds=env.int("REFUND_RESEND_AFTER_SECONDS", default=120))
+
+# --- Product pictures (supply/imaging.py, supply/images.py) ---
+PRODUCT_IMAGE_MAX_BYTES = env.int("PRODUCT_IMAGE_MAX_BYTES", default=5 * 1024 * 1024)
+# Shorter side at least this many pixels (a mini-program list shows 360 px), longer side at most this many: a
+# header announcing more is refused before a pixel is decoded (decompression bombs).
+PRODUCT_IMAGE_MIN_SIDE = env.int("PRODUCT_IMAGE_MIN_SIDE", default=240)
+PRODUCT_IMAGE_MAX_SIDE = env.int("PRODUCT_IMAGE_MAX_SIDE", default=6000)
+PRODUCT_IMAGE_MAX_PER_PRODUCT = env.int("PRODUCT_IMAGE_MAX_PER_PRODUCT", default=9)
+# The stored picture's longer side (detail page zoom), and the two thumbnails (detail page, list), in pixels.
+PRODUCT_IMAGE_LARGE_SIDE = env.int("PRODUCT_IMAGE_LARGE_SIDE", default=1600)
+PRODUCT_IMAGE_MEDIUM_SIDE = env.int("PRODUCT_IMAGE_MEDIUM_SIDE", default=800)
+PRODUCT_IMAGE_SMALL_SIDE = env.int("PRODUCT_IMAGE_SMALL_SIDE", default=360)
 
 # --- Login by phone + one-time code ---
 SMS_BACKEND = env.str("SMS_BACKEND", default="accounts.sms.LogSmsBackend")

@@ -1,7 +1,11 @@
+import re
+
+from django.conf import settings
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path, re_path
 from django.views.defaults import bad_request, page_not_found
+from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from core.api import not_found_json
@@ -29,6 +33,12 @@ urlpatterns = [
     # Last: any other /api/ path is a JSON 404 in every mode (handler404 only answers when DEBUG is off).
     re_path(r"^api/", not_found_json),
 ]
+
+if settings.MEDIA_SERVED_BY_DJANGO:
+    # Development only (DEBUG with local files): product pictures from MEDIA_ROOT. Production serves the storage's
+    # own URLs (S3-compatible storage, or a web server in front of MEDIA_ROOT).
+    urlpatterns.append(re_path(rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}(?P<path>.*)$", serve,
+                               {"document_root": settings.MEDIA_ROOT}))
 
 
 def handler400(request, exception=None):

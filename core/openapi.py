@@ -38,8 +38,8 @@ ERROR_DESCRIPTIONS = {
     422: "不符合业务规则 Refused by a business rule: `rule_violated` or a more precise code",
     415: "不支持的内容类型 Unsupported media type: `unsupported_media_type` (send JSON, a form or multipart)",
     429: "请求过于频繁 Too many requests: `throttled` or a more precise code; `Retry-After` says when to retry",
-    503: "外部服务暂不可用 An outside service (WeChat, a payment provider) cannot answer now: "
-         "`service_unavailable` or a more precise code; try again shortly",
+    503: "暂时不可用 Service unavailable: an outside service (WeChat, a payment provider, the media storage) cannot "
+         "answer now: `service_unavailable` or a more precise code; nothing was changed, try again shortly",
 }
 
 

@@ -29,6 +29,9 @@ SETUP_COMMANDS: list[list[str]] = [
     ["collectstatic", "--noinput", "--verbosity", "0"],
     ["create_demo_operator"],
     ["load_demo"],
+    # About 3,800 pictures take the worker a few minutes: handed to it here (in batches) so the demo is up at once
+    # and fills in; a later run sends only products still without one, or whose title changed.
+    ["product_pictures_generate", "--enqueue"],
 ]
 
 

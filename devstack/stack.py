@@ -52,6 +52,8 @@ class Stack:
         self.env: dict[str, str] = dict(os.environ)
         # devstack is the development stack: DEBUG unless the caller says otherwise (it also allows the dev secret).
         self.env.setdefault("DJANGO_DEBUG", "1")
+        # Uploaded and generated product pictures (local files) live with the instance's other data.
+        self.env.setdefault("MEDIA_ROOT", str(self.root / "media"))
         self.services: list[EmbeddedPostgres | EmbeddedRedis] = []
         self.children: dict[str, subprocess.Popen] = {}
         self.state: State | None = None

@@ -150,6 +150,9 @@ CATEGORY_TREE: tuple[CategorySpec, ...] = (
     )),
 )
 FALLBACK_CATEGORY = "other.misc"
+# The background of each top category's generated product pictures (its subcategories inherit it).
+CATEGORY_COLOURS = {"home": "#B5651D", "kitchen": "#2E86AB", "seasonal": "#C0392B", "stationery": "#7D3C98",
+                    "bags": "#D35400", "kids": "#F4B400", "garden": "#2E8B57", "other": "#5D6D7E"}
 
 # Ordered: the first rule with a keyword in the description wins. A keyword matches whole words of the upper-cased
 # description (letters and digits; "T-LIGHT" reads "T LIGHT"), also with a plural "S"/"ES". Seasonal and children's
@@ -732,6 +735,7 @@ def demo_load(*, data_dir: Path, limit_invoices: int | None = None, progress: bo
     if limit_invoices is None:
         stored = demo_counts_stored()
         if stored == FULL_DEMO_COUNTS:
+            categories_ensure()  # cheap, and gives a demo loaded before categories had colours its colours
             titles = product_titles_ensure()
             say(f"中文标题 Chinese titles: {titles} products translated" if titles else
                 "演示数据已完整 the full demo is already loaded: nothing to do")
@@ -826,7 +830,11 @@ def categories_ensure() -> dict[str, Category]:
         found: dict[str, Category] = {}
         for top_position, spec in enumerate(CATEGORY_TREE, 1):
             top, _ = Category.objects.get_or_create(parent=None, name=spec.name,
-                                                    defaults={"name_en": spec.name_en, "position": top_position})
+                                                    defaults={"name_en": spec.name_en, "position": top_position,
+                                                              "colour": CATEGORY_COLOURS[spec.key]})
+            if not top.colour:  # a demo loaded before categories had colours
+                top.colour = CATEGORY_COLOURS[spec.key]
+                top.save(update_fields=["colour"])
             found[spec.key] = top
             for position, (key, name, name_en) in enumerate(spec.children, 1):
                 found[key], _ = Category.objects.get_or_create(parent=top, name=name,

@@ -69,9 +69,11 @@ def listing_search(*, query: str = "", category_id: int | None = None, store_id:
         pk__in=listings.values("sku__product_id"))) if query else None
     if match is None:
         ordering = "newest" if ordering in (None, "relevance") else ordering
-        return listings.order_by(*LISTING_ORDERINGS.get(ordering, LISTING_ORDERINGS["newest"]))
+        return (listings.prefetch_related("sku__product__images")
+                .order_by(*LISTING_ORDERINGS.get(ordering, LISTING_ORDERINGS["newest"])))
     listings = listings.filter(match.condition("sku__product__")).annotate(relevance=match.relevance("sku__product__"))
-    return listings.order_by(*LISTING_ORDERINGS.get(ordering or "relevance", LISTING_ORDERINGS["relevance"]))
+    return (listings.prefetch_related("sku__product__images")
+            .order_by(*LISTING_ORDERINGS.get(ordering or "relevance", LISTING_ORDERINGS["relevance"])))
 
 
 def products_on_sale(*, ids: list[int], min_price: Decimal | None = None,
@@ -134,7 +136,7 @@ def product_search(*, query: str = "", category_id: int | None = None, min_price
     if max_price is not None:
         shown = shown.filter(price__lte=max_price)
     return (products.select_related("category").defer("search_document", "search_vector", "description", "source")
-            .prefetch_related(Prefetch("skus__listings", queryset=shown, to_attr="offers"))
+            .prefetch_related(Prefetch("skus__listings", queryset=shown, to_attr="offers"), "images")
             .order_by(*PRODUCT_ORDERINGS.get(ordering or "relevance", PRODUCT_ORDERINGS["relevance"])))
 
 
@@ -165,7 +167,7 @@ def cart_of(*, user) -> Cart:
     whose listing went off sale, or wants more than is in stock, stays in the cart but out of the totals."""
     items = list(CartItem.objects.filter(user=user)
                  .select_related("listing__store", "listing__sku__product__category", "listing__sku__stock")
-                 .order_by("-updated_at", "-pk"))
+                 .prefetch_related("listing__sku__product__images").order_by("-updated_at", "-pk"))
     on_sale = set(listings_on_sale().filter(pk__in=[item.listing_id for item in items]).values_list("pk", flat=True))
     grouped: dict[int, list[CartLine]] = {}
     for item in items:

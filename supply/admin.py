@@ -21,13 +21,14 @@ from core.admin import (
     UndeletableAdminMixin,
 )
 from supply import services
-from supply.console import StockLevelFilter, StockNumbersMixin
+from supply.console import ProductImagePreviewMixin, StockLevelFilter, StockNumbersMixin
 from supply.models import (
     SKU,
     Category,
     InventorySyncBatch,
     PricingRule,
     Product,
+    ProductImage,
     Region,
     SearchWord,
     ShippingRate,
@@ -145,11 +146,11 @@ class SupplierAdmin(UndeletableAdminMixin, ServiceSaveMixin, ServiceActionsMixin
 @admin.register(Category)
 class CategoryAdmin(OperatorModelAdmin):
     icon = "category"
-    list_display = ("name", "name_en", "parent", "position", "product_count")
+    list_display = ("name", "name_en", "parent", "position", "colour", "product_count")
     list_filter = (("parent", admin.EmptyFieldListFilter),)
     search_fields = ("name", "name_en")
     list_select_related = ("parent",)
-    fields = ("name", "name_en", "parent", "position")
+    fields = ("name", "name_en", "parent", "position", "colour")
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(product_total=Count("products"))
@@ -207,6 +208,34 @@ class SKUInline(StockNumbersMixin, ReadOnlyInline):
         return super().get_queryset(request).select_related("stock")
 
 
+class ProductImageInline(ProductImagePreviewMixin, ReadOnlyInline):
+    """Pictures are the supplier's (uploaded in the supplier console or through the supplier API); read here."""
+
+    model = ProductImage
+    fields = ("preview", "position", "alt_text", "is_generated", "dimensions", "size_bytes", "content_type",
+              "external_url", "created_at")
+    readonly_fields = fields
+    show_change_link = False
+
+
+@admin.register(ProductImage)
+class ProductImageAdmin(ProductImagePreviewMixin, ReadOnlyAdminMixin, OperatorModelAdmin):
+    """Every product picture (uploads, generated placeholders, external URLs), read-only: suppliers manage their
+    pictures in the supplier console or through the supplier API."""
+
+    icon = "image"
+    list_display = ("preview", "product", "position", "is_generated", "dimensions", "size_bytes", "content_type",
+                    "created_at")
+    list_filter = ("is_generated", "content_type", "product__supplier")
+    search_fields = ("product__title", "alt_text")
+    date_hierarchy = "created_at"
+    list_select_related = ("product",)
+    fields = ("preview", "product", "position", "alt_text", "is_generated", "drawn_title", "drawn_colour",
+              "dimensions", "size_bytes", "content_type", "content_hash", "external_url", "file", "thumbnail_medium",
+              "thumbnail_small", "created_at", "updated_at")
+    readonly_fields = fields
+
+
 @admin.register(Product)
 class ProductAdmin(ReadOnlyAdminMixin, OperatorModelAdmin):
     """Suppliers edit their catalogue in the supplier console; operators read it here."""
@@ -217,10 +246,10 @@ class ProductAdmin(ReadOnlyAdminMixin, OperatorModelAdmin):
     search_fields = ("title", "skus__code__exact")
     date_hierarchy = "created_at"
     list_select_related = ("supplier", "category", "shipping_template__supplier")
-    fields = ("supplier", "title", "category", "status", "shipping_template", "description", "image_urls",
-              "attributes", "source", "created_at", "updated_at")
+    fields = ("supplier", "title", "category", "status", "shipping_template", "description", "attributes",
+              "source", "created_at", "updated_at")
     readonly_fields = fields
-    inlines = [SKUInline]
+    inlines = [SKUInline, ProductImageInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(sku_total=Count("skus"))

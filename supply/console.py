@@ -12,21 +12,27 @@ Stock numbers are shown, never edited: they change only through the inventory sy
 Shipping ("order lines to ship") is registered on this site by `mall/consoles.py`: supply may not import mall.
 """
 
+import contextlib
+from functools import partial
+
 from django import forms
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet
+from django.utils.html import format_html
 from unfold.admin import ModelAdmin, TabularInline
-from unfold.widgets import BASE_INPUT_CLASSES
+from unfold.widgets import BASE_INPUT_CLASSES, UnfoldAdminFileFieldWidget
 
 from core.admin import ServiceActionsMixin, ServiceSaveMixin, YuanColumnsMixin
-from core.forms import PairsField, URLListField
+from core.errors import DomainError, NotFound
+from core.forms import PairsField
 from core.sites import ThemedAdminSite
-from supply import services
-from supply.models import SKU, PricingRule, Product, ShippingRate, ShippingTemplate, Stock, Supplier
+from supply import images, imaging, services
+from supply.models import SKU, PricingRule, Product, ProductImage, ShippingRate, ShippingTemplate, Stock, Supplier
 
 LOW_STOCK = 10
 
@@ -245,13 +251,11 @@ def _sku_create_from(product: Product, data: dict) -> SKU:
 
 
 class ProductForm(forms.ModelForm):
-    image_urls = URLListField(label="图片 image URLs")
     attributes = PairsField(label="属性 attributes")
 
     class Meta:
         model = Product
-        fields = ("supplier", "title", "category", "status", "shipping_template", "description", "image_urls",
-                  "attributes")
+        fields = ("supplier", "title", "category", "status", "shipping_template", "description", "attributes")
 
 
 class SKUForm(forms.ModelForm):
@@ -284,6 +288,148 @@ class SKUInline(StockNumbersMixin, ConsoleInline):
         return super().get_queryset(request).select_related("stock")
 
 
+# --- product pictures: an inline on the product page ----------------------------------------------------------
+class ProductImagePreviewMixin:
+    @admin.display(description="预览 preview")
+    def preview(self, image: ProductImage):
+        if not image or not image.pk:
+            return "-"
+        return format_html('<img src="{}" alt="" style="max-width:96px;max-height:96px">',
+                           images.product_image_urls(image=image)["small"])
+
+    @admin.display(description="尺寸 size")
+    def dimensions(self, image: ProductImage) -> str:
+        if not image or not image.width:
+            return "-"
+        return f"{image.width} × {image.height}"
+
+
+class StoredPictureWidget(forms.Widget):
+    """The upload cell of a stored picture: nothing to choose (a new file is a new row), the column kept."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        return "-"
+
+
+class ProductImageForm(forms.ModelForm):
+    """A new row uploads a file (checked here, so a refusal is an error on the row, in the user's language); an
+    existing row edits its description and position."""
+
+    upload = forms.FileField(
+        label="上传图片 upload", required=False,
+        widget=UnfoldAdminFileFieldWidget(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+        help_text="JPEG、PNG 或 WebP (JPEG, PNG or WebP)")
+
+    class Meta:
+        model = ProductImage
+        fields = ("alt_text", "position")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:  # a stored picture is not replaced in place: upload a new one, delete this one
+            self.fields["upload"].disabled = True
+            self.fields["upload"].widget = StoredPictureWidget()
+        else:  # a new picture goes last; reorder it once it is saved
+            self.fields["position"].disabled = True
+            self.fields["position"].required = False
+            self.initial["position"] = None
+
+    def clean(self):
+        cleaned = super().clean()
+        self.upload_data = None
+        if self.instance.pk:
+            return cleaned
+        upload = cleaned.get("upload")
+        if upload is None:
+            if self.has_changed():
+                self.add_error("upload", ValidationError("请选择要上传的图片 (choose a picture to upload)",
+                                                         code="image_required"))
+            return cleaned
+        limits = images.image_limits()
+        try:
+            imaging.size_check(size=upload.size, limits=limits)
+            data = upload.read()
+            imaging.image_process(data=data, limits=limits)
+            images.alt_text_clean(cleaned.get("alt_text"))
+        except DomainError as error:
+            self.add_error("upload", ValidationError(error.message, code=error.code))
+            return cleaned
+        self.upload_data = data
+        return cleaned
+
+
+class ProductImageFormSet(BaseInlineFormSet):
+    """New pictures are uploaded through `images.product_image_upload` once the page's transaction has committed
+    (the admin saves a page in one transaction, and storage calls stay out of transactions); its refusals that
+    only the upload can know (a limit reached meanwhile, the storage down) come back as messages. Deleted rows go
+    through `images.product_image_delete`, which deletes their files after the commit."""
+
+    request = None
+
+    def is_multipart(self):
+        # Django asks the first row; a stored picture's row has no file input, but the page must post files.
+        return True
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        kept = [form for form in self.forms if form.instance.pk and not self._should_delete_form(form)]
+        new = [form for form in self.forms if not form.instance.pk and getattr(form, "upload_data", None)
+               and not self._should_delete_form(form)]
+        counted = sum(1 for form in kept if not form.instance.is_generated)
+        if counted + len(new) > settings.PRODUCT_IMAGE_MAX_PER_PRODUCT:
+            raise ValidationError(f"每个商品最多 {settings.PRODUCT_IMAGE_MAX_PER_PRODUCT} 张图片 "
+                                  f"(at most {settings.PRODUCT_IMAGE_MAX_PER_PRODUCT} pictures a product)",
+                                  code="image_limit_reached")
+        known = {form.instance.content_hash for form in kept}
+        for form in new:
+            digest = imaging.content_hash_of(form.upload_data)
+            if digest in known:
+                form.add_error("upload", ValidationError("这张图片已经上传过 (this picture is on the product already)",
+                                                         code="image_duplicate"))
+            known.add(digest)
+
+    def save_new(self, form, commit=True):
+        product = self.instance
+        transaction.on_commit(partial(_console_upload, self.request, product.supplier, product.pk,
+                                      form.upload_data, form.cleaned_data.get("alt_text", "")))
+        return form.instance  # not saved here: the upload after the commit makes the row
+
+    def delete_existing(self, obj, commit=True):
+        if not commit:
+            return
+        with contextlib.suppress(NotFound):  # deleted meanwhile (another tab, the API): what was asked is done
+            images.product_image_delete(supplier=obj.product.supplier, product_id=obj.product_id, image_id=obj.pk)
+
+
+def _console_upload(request, supplier: Supplier, product_id: int, data: bytes, alt_text: str) -> None:
+    try:
+        uploaded = images.product_image_upload(supplier=supplier, product_id=product_id, data=data, alt_text=alt_text)
+    except DomainError as error:
+        messages.error(request, f"图片未上传 picture not uploaded: {error.message}")
+        return
+    if uploaded.created:
+        messages.success(request, "图片已上传 picture uploaded")
+
+
+class ProductImageInline(ProductImagePreviewMixin, ConsoleInline):
+    model = ProductImage
+    form = ProductImageForm
+    formset = ProductImageFormSet
+    console_can_delete = True
+    fields = ("preview", "upload", "alt_text", "position", "is_generated", "dimensions")
+    readonly_fields = ("preview", "is_generated", "dimensions")
+    extra = 1
+
+    def get_max_num(self, request, obj=None, **kwargs):
+        return settings.PRODUCT_IMAGE_MAX_PER_PRODUCT + 1  # the generated placeholder, replaced by the first upload
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        return type(formset.__name__, (formset,), {"request": request})
+
+
 @admin.register(Product, site=supplier_console)
 class ProductAdmin(ConsoleModelAdmin):
     form = ProductForm
@@ -291,13 +437,17 @@ class ProductAdmin(ConsoleModelAdmin):
     owner_path = "supplier"
     owner_field = "supplier"
     scoped_choices = {"supplier": "", "shipping_template": "supplier"}
-    fields = ("supplier", "title", "category", "status", "shipping_template", "description", "image_urls",
-              "attributes")
+    fields = ("supplier", "title", "category", "status", "shipping_template", "description", "attributes")
     list_display = ("title", "category", "status", "sku_count", "shipping_template", "updated_at")
     list_filter = ("status",)
     search_fields = ("title", "skus__code")
     list_select_related = ("category", "shipping_template__supplier")
-    inlines = [SKUInline]
+    inlines = [SKUInline, ProductImageInline]
+
+    def get_inline_instances(self, request, obj=None):
+        # Pictures are added to a saved product: a new product's page has no product to upload them to yet.
+        return [inline for inline in super().get_inline_instances(request, obj)
+                if obj is not None or not isinstance(inline, ProductImageInline)]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(sku_total=Count("skus", distinct=True))

@@ -5,6 +5,7 @@ import secrets
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -78,6 +79,11 @@ class Category(models.Model):
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
                                verbose_name="上级 parent")
     position = models.PositiveIntegerField("排序 position", default=0)
+    # The background of its products' generated pictures; empty = the parent's colour (supply/imaging.py).
+    colour = models.CharField("颜色 colour", max_length=7, blank=True, default="",
+                              validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "如 #C0392B (e.g. #C0392B)")],
+                              help_text="生成的商品示意图的底色，留空则用上级类目的颜色 (background of generated "
+                                        "pictures; empty = the parent's)")
 
     class Meta:
         verbose_name = "商品类目 category"
@@ -142,7 +148,6 @@ class Product(TimeStampedModel):
                                  verbose_name="类目 category")
     title = models.CharField("标题 title", max_length=200)
     description = models.TextField("描述 description", blank=True, default="")
-    image_urls = models.JSONField("图片 image URLs", default=list, blank=True)
     attributes = models.JSONField("属性 attributes", default=dict, blank=True,
                                   help_text="展示给顾客的属性 attributes shoppers see (材质, 产地...)")
     # Where the row came from (an import's record: data set, original code, original title...): for operators and
@@ -182,6 +187,55 @@ class SearchWord(models.Model):
 
     def __str__(self) -> str:
         return self.word
+
+
+class ProductImage(TimeStampedModel):
+    """One picture of a product, in display order (`position`, then id).
+
+    Three kinds: an upload (a supplier's picture, checked and normalised by `supply.imaging`: EXIF orientation
+    applied, metadata stripped), a generated picture (`is_generated`: the category's colour with the title drawn on
+    it, a placeholder until the supplier uploads one), or an external URL (`external_url`: what the old
+    `Product.image_urls` held, moved here by migration 0007; no file, no thumbnails, size unknown). Files go through
+    Django's storage API only (`STORAGES["default"]`); every stored name holds a fresh random token, so a name is
+    never reused. What shoppers get is `mall.api.serializers.ProductImageOutput`: URLs, size, alt text and the
+    generated flag, never a storage name, a hash or the drawn title."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images",
+                                verbose_name="商品 product")
+    position = models.PositiveIntegerField("排序 position", default=0)
+    file = models.FileField("图片 picture", max_length=255, blank=True, default="")
+    thumbnail_medium = models.FileField("详情图 detail thumbnail", max_length=255, blank=True, default="")
+    thumbnail_small = models.FileField("列表图 list thumbnail", max_length=255, blank=True, default="")
+    external_url = models.URLField("外部图片地址 external URL", max_length=500, blank=True, default="")
+    width = models.PositiveIntegerField("宽(像素) width px", null=True, blank=True)
+    height = models.PositiveIntegerField("高(像素) height px", null=True, blank=True)
+    size_bytes = models.PositiveIntegerField("文件大小(字节) bytes", default=0)
+    content_type = models.CharField("文件类型 content type", max_length=32, blank=True, default="")
+    # SHA-256 (hex) of the file as uploaded (or as generated): the same file twice on one product is one picture.
+    content_hash = models.CharField("内容摘要 content SHA-256", max_length=64, blank=True, default="")
+    is_generated = models.BooleanField("系统生成 generated", default=False)
+    alt_text = models.CharField("图片说明 alt text", max_length=200, blank=True, default="")
+    # A generated picture records what it shows, so a changed title or category colour can be redrawn.
+    drawn_title = models.CharField("生成时的标题 drawn title", max_length=200, blank=True, default="")
+    drawn_colour = models.CharField("生成时的颜色 drawn colour", max_length=7, blank=True, default="")
+
+    class Meta:
+        verbose_name = "商品图片 product image"
+        verbose_name_plural = "商品图片 product images"
+        ordering = ["position", "pk"]
+        indexes = [models.Index(fields=["product", "position"], name="product_image_order_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "content_hash"], condition=~Q(content_hash=""),
+                                    name="product_image_once"),
+            models.UniqueConstraint(fields=["product"], condition=Q(is_generated=True),
+                                    name="product_one_generated_image"),
+            models.CheckConstraint(condition=(~Q(file="") & Q(external_url=""))
+                                   | (Q(file="") & ~Q(external_url="") & Q(is_generated=False)),
+                                   name="product_image_file_or_external_url"),
+        ]
+
+    def __str__(self) -> str:
+        return self.alt_text or f"{self.product_id} #{self.position}"
 
 
 class SKU(TimeStampedModel):

@@ -14,6 +14,15 @@ from tests.factories import UserFactory
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _media_in_a_temporary_folder(tmp_path_factory):
+    """Pictures the tests store (through the default storage, local files) go to a folder of this run only."""
+    from django.test.utils import override_settings
+
+    with override_settings(MEDIA_ROOT=str(tmp_path_factory.mktemp("media"))):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache_and_outbox():
     """Throttle counters live in the real Redis: each test starts with none of ours (other keys are left alone)."""

@@ -19,7 +19,7 @@ ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERFILE = ROOT / "Dockerfile"
 RASA_DIR = ROOT / "rasa"
 
-REQUIRED_SERVICES = ("postgres", "redis", "neo4j", "rasa", "web", "worker", "beat", "actions")
+REQUIRED_SERVICES = ("postgres", "redis", "neo4j", "minio", "minio-init", "rasa", "web", "worker", "beat", "actions")
 APP_SERVICES = ("web", "worker", "beat", "actions")
 APP_CONNECTION_VARS = ("DATABASE_URL", "REDIS_URL", "GRAPH_URL", "DJANGO_SECRET_KEY")
 WORKER_QUEUES = {"default", "graph", "ml"}
@@ -212,6 +212,37 @@ def test_redis_url_points_at_the_redis_service(name):
     assert url.hostname == "redis" and "redis" in _services()
 
 
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_media_storage_points_at_the_minio_service(name):
+    env = _effective_env(name)
+    endpoint = urlsplit(env["MEDIA_S3_ENDPOINT_URL"])
+    assert endpoint.hostname == "minio" and "minio" in _services()
+    assert "--console-address" in _command(_services()["minio"]) and endpoint.port == 9000
+    minio = _interpolate_all(_environment(_services()["minio"]))
+    assert env["MEDIA_S3_ACCESS_KEY_ID"] == minio["MINIO_ROOT_USER"]
+    assert env["MEDIA_S3_SECRET_ACCESS_KEY"] == minio["MINIO_ROOT_PASSWORD"]
+    assert len(minio["MINIO_ROOT_PASSWORD"]) >= 8  # MinIO refuses to start with a shorter one
+    # browsers fetch pictures from the bucket's public address: the published port, the same bucket
+    host, _, bucket = env["MEDIA_S3_CUSTOM_DOMAIN"].partition("/")
+    assert bucket == env["MEDIA_S3_BUCKET"] and env["MEDIA_S3_URL_PROTOCOL"] in ("http:", "https:")
+    assert any(str(port).endswith(":9000") for port in _services()["minio"].get("ports", [])), host
+
+
+def test_the_pictures_bucket_exists_and_is_readable_before_the_app_starts():
+    init = _services()["minio-init"]
+    script = " ".join(_command(init))
+    bucket = _effective_env("web")["MEDIA_S3_BUCKET"]
+    assert f"mc mb --ignore-existing local/{bucket}" in script
+    assert f"mc anonymous set download local/{bucket}" in script  # read objects, not list the bucket
+    assert _depends_on(init)["minio"]["condition"] == "service_healthy"
+    init_env = _interpolate_all(_environment(init))
+    assert init_env == {key: value for key, value in _interpolate_all(_environment(_services()["minio"])).items()
+                        if key.startswith("MINIO_ROOT_")}
+    for name in APP_SERVICES:
+        assert _depends_on(_services()[name]).get("minio-init", {}).get("condition") == (
+            "service_completed_successfully"), name
+
+
 def test_every_depends_on_target_exists():
     services = _services()
     dangling = [
@@ -287,7 +318,8 @@ def _mounts(service: dict) -> list:
 
 def test_named_volumes_keep_the_data():
     volumes = set(_compose().get("volumes") or {})
-    for service, target in (("postgres", "/var/lib/postgresql/data"), ("redis", "/data"), ("neo4j", "/data")):
+    for service, target in (("postgres", "/var/lib/postgresql/data"), ("redis", "/data"), ("neo4j", "/data"),
+                            ("minio", "/data")):
         sources = [source for source, mount_target in _mounts(_services()[service]) if mount_target == target]
         assert sources, f"{service} does not persist {target}"
         assert sources[0] in volumes, f"{service}: {target} is not on a named volume"

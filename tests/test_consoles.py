@@ -161,7 +161,7 @@ def test_a_product_saved_in_the_supplier_console_belongs_to_the_members_supplier
     response = client.post(reverse("supplier_console:supply_product_add"), {
         "supplier": theirs.pk,  # not a field for a member of one supplier: ignored
         "title": "手工蜂蜜 HANDMADE HONEY", "category": category.pk, "status": Product.Status.ACTIVE,
-        "shipping_template": "", "description": "", "image_urls": "", "attributes": "",
+        "shipping_template": "", "description": "", "attributes": "",
         "skus-TOTAL_FORMS": "1", "skus-INITIAL_FORMS": "0", "skus-MIN_NUM_FORMS": "0", "skus-MAX_NUM_FORMS": "1000",
         "skus-0-code": "HONEY-500G", "skus-0-spec_values": "规格: 500g", "skus-0-cost_price": "20.00",
         "skus-0-floor_price": "30.00", "skus-0-suggested_price": "45.00", "skus-0-weight_grams": "600",

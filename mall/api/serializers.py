@@ -2,11 +2,33 @@
 from rest_framework import serializers
 
 from core.fields import IdField, MoneyField
+from supply.images import product_image_urls
 
 
 class LineInput(serializers.Serializer):
     listing_id = IdField()
     quantity = serializers.IntegerField(min_value=1, max_value=999)
+
+
+class ProductImageOutput(serializers.Serializer):
+    """A product picture as shoppers get it: where to fetch it and how big it is, never where or how it is stored
+    (no storage name, bucket, content hash or import record). URLs are absolute when the request is known."""
+
+    small_url = serializers.CharField(help_text="列表缩略图 list thumbnail (JPEG, longer side 360 px)")
+    medium_url = serializers.CharField(help_text="详情图 detail picture (JPEG, longer side 800 px)")
+    large_url = serializers.CharField(help_text="大图 the full picture (longer side at most 1600 px)")
+    width = serializers.IntegerField(allow_null=True, help_text="大图宽度(像素) width of the large picture; null "
+                                                                "for an external picture")
+    height = serializers.IntegerField(allow_null=True, help_text="大图高度(像素) height of the large picture")
+    alt = serializers.CharField(help_text="图片说明 alt text")
+    generated = serializers.BooleanField(help_text="系统生成的示意图，不是实拍 a generated illustration, not a photo")
+
+    def to_representation(self, image) -> dict:
+        request = self.context.get("request")
+        urls = {size: request.build_absolute_uri(url) if request is not None and url.startswith("/") else url
+                for size, url in product_image_urls(image=image).items()}
+        return {"small_url": urls["small"], "medium_url": urls["medium"], "large_url": urls["large"],
+                "width": image.width, "height": image.height, "alt": image.alt_text, "generated": image.is_generated}
 
 
 class ListingOutput(serializers.Serializer):
@@ -20,7 +42,8 @@ class ListingOutput(serializers.Serializer):
     category_name = serializers.CharField(source="sku.product.category.name")
     price = MoneyField()
     suggested_price = MoneyField(source="sku.suggested_price")
-    image_urls = serializers.JSONField(source="sku.product.image_urls")
+    images = ProductImageOutput(many=True, source="sku.product.images.all",
+                                help_text="商品图片，按展示顺序 the product's pictures in display order")
     in_stock = serializers.SerializerMethodField()
     sold = serializers.IntegerField(source="sold_count", help_text="本店销量 units this store sold")
 

@@ -17,7 +17,14 @@ from core.errors import NotFound
 from core.fields import IdempotencyKeyField, IdField, MoneyField
 from core.openapi import errors
 from mall import selectors
-from mall.api.serializers import LineInput, ListingDetailOutput, ListingOutput, OrderOutput, QuoteOutput
+from mall.api.serializers import (
+    LineInput,
+    ListingDetailOutput,
+    ListingOutput,
+    OrderOutput,
+    ProductImageOutput,
+    QuoteOutput,
+)
 from mall.models import Address, CouponTemplate, GroupBuyCampaign, GroupBuyTeam, UserCoupon
 from mall.services import catalogue, coupons, group_buys, orders, payments, quotes
 from mall.services.wechat_pay import WeChatPayProvider
@@ -33,7 +40,8 @@ def paginate(view: APIView, queryset, serializer_class) -> Response:
     """One page of `queryset` by the view's `pagination_class` (PagePagination), which the schema types as a page."""
     paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, view.request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+    # The request lets picture URLs be absolute (a mini-program has no page to resolve a relative URL against).
+    return paginator.get_paginated_response(serializer_class(page, many=True, context={"request": view.request}).data)
 
 
 # --- catalogue --------------------------------------------------------------------------------------------------
@@ -115,7 +123,8 @@ class ProductSearchOutput(serializers.Serializer):
     title = serializers.CharField()
     category_id = serializers.IntegerField()
     category_name = serializers.CharField(source="category.name")
-    image_urls = serializers.JSONField()
+    images = ProductImageOutput(many=True, source="images.all",
+                                help_text="商品图片，按展示顺序 the product's pictures in display order")
     lowest_price = MoneyField(help_text="在售最低价 the lowest price among the stores")
     sold = serializers.IntegerField(help_text="全部店铺销量 units sold by all its stores")
     stores = serializers.SerializerMethodField(help_text="在售店铺, 价低在前 the stores selling it, cheapest first")
@@ -177,7 +186,7 @@ class ListingDetailApi(APIView):
         visitor_id = request.headers.get("X-Visitor-Id", "")
         catalogue.listing_view(listing=listing, user=request.user if request.user.is_authenticated else None,
                                visitor_id=visitor_id if VISITOR_ID.fullmatch(visitor_id) else "")
-        return Response(ListingDetailOutput(listing).data)
+        return Response(ListingDetailOutput(listing, context={"request": request}).data)
 
 
 # --- cart -------------------------------------------------------------------------------------------------------
@@ -215,7 +224,7 @@ class CartApi(APIView):
 
     @extend_schema(summary="查看购物车 Get the cart, grouped by store", responses={200: CartOutput}, tags=["cart"])
     def get(self, request):
-        return Response(CartOutput(selectors.cart_of(user=request.user)).data)
+        return Response(CartOutput(selectors.cart_of(user=request.user), context={"request": request}).data)
 
 
 class CartItemAddApi(APIView):
@@ -227,7 +236,7 @@ class CartItemAddApi(APIView):
         data = LineInput(data=request.data)
         data.is_valid(raise_exception=True)
         item = catalogue.cart_add(user=request.user, **data.validated_data)
-        return Response(CartItemOutput(item).data, status=201)
+        return Response(CartItemOutput(item, context={"request": request}).data, status=201)
 
 
 class CartItemApi(APIView):
@@ -243,7 +252,7 @@ class CartItemApi(APIView):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         item = catalogue.cart_set_quantity(user=request.user, item_id=item_id, **data.validated_data)
-        return Response(CartItemOutput(item).data)
+        return Response(CartItemOutput(item, context={"request": request}).data)
 
     @extend_schema(summary="移出购物车 Remove a cart item", responses={204: None}, tags=["cart"])
     def delete(self, request, item_id: int):
@@ -687,7 +696,7 @@ class GroupBuyCampaignListApi(APIView):
         now = timezone.now()
         campaigns = (GroupBuyCampaign.objects.filter(is_active=True, starts_at__lte=now, ends_at__gt=now)
                      .select_related("listing__store", "listing__sku__product__category", "listing__sku__stock")
-                     .order_by("ends_at"))
+                     .prefetch_related("listing__sku__product__images").order_by("ends_at"))
         return paginate(self, campaigns, GroupBuyCampaignOutput)
 
 

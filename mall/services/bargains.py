@@ -107,7 +107,7 @@ def bargain_campaigns_running() -> QuerySet[BargainCampaign]:
     return (BargainCampaign.objects.filter(is_active=True, starts_at__lte=now, ends_at__gt=now,
                                            listing__status=Listing.Status.ACTIVE)
             .select_related("listing__store", "listing__sku__product__category", "listing__sku__stock")
-            .order_by("ends_at", "pk"))
+            .prefetch_related("listing__sku__product__images").order_by("ends_at", "pk"))
 
 
 # --- sessions ---------------------------------------------------------------------------------------------------

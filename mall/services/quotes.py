@@ -84,8 +84,7 @@ def _load_listings(listing_ids: list[int]) -> dict[int, Listing]:
     listings = {listing.pk: listing for listing in Listing.objects.filter(pk__in=listing_ids).select_related(
         "store", "sku__product__supplier", "sku__product__category").defer(
         "sku__product__search_document", "sku__product__search_vector", "sku__product__description",
-        "sku__product__attributes",
-        "sku__product__image_urls", "store__description")}
+        "sku__product__attributes", "store__description")}
     missing = sorted(set(listing_ids) - set(listings))
     if missing:
         raise NotFound(_("no such listing"), code="listing_not_found", detail={"listing_ids": missing})

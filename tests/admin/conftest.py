@@ -1,4 +1,5 @@
 """The operator admin's tests: an operator, and a world with at least one row of every model of our apps."""
+import zlib
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -11,6 +12,7 @@ from accounts.models import LoginCode, Role, User, WechatAccount
 from core.models import EventCursor, EventDailyCount, EventDelivery
 from mall.models import AfterSale, GroupBuyTeam, Listing, Order, Shipment, StoreStaff
 from mall.services import after_sales, bargains, catalogue, coupons, group_buys, orders
+from supply import images
 from supply import services as supply_services
 from supply.models import PricingRule, Supplier
 from tests.factories import (
@@ -27,6 +29,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.mall.conftest import pay, place
+from tests.supply import pictures
 
 
 @pytest.fixture
@@ -119,6 +122,9 @@ def world_build(*, supplier, listing, buyer, address, key: str) -> World:
     EventDelivery.objects.create(event_id=shipped.pk, kind="order_paid", handler=f"tests.{key}")
     EventCursor.objects.create(consumer=f"tests.{key}", last_run_at=now, last_event_at=now)
     EventDailyCount.objects.create(day=timezone.localdate(), kind=f"{key}_kind", count=2)
+    images.product_image_upload(supplier=supplier, product_id=listing.sku.product_id,
+                                data=pictures.jpeg(900 + zlib.crc32(key.encode()) % 500, 900), alt_text=key)
+    images.product_picture_generate(product_id=ProductFactory(supplier=supplier).pk)
     assert GroupBuyTeam.objects.exists() and Shipment.objects.filter(status=Shipment.Status.SHIPPED).exists()
     return World(supplier=supplier, listing=listing, buyer=buyer, shipped=shipped, refunded=refunded)
 

@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 from accounts.models import AuthSession
 from config.wsgi import application
 from mall.services import bargains, coupons, group_buys, orders
+from supply import images
 from supply.models import Stock
 from tests.factories import (
     AddressFactory,
@@ -37,6 +38,7 @@ from tests.factories import (
     SupplierFactory,
     UserFactory,
 )
+from tests.supply import pictures
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -62,7 +64,7 @@ def _in_the_test_transaction(settings):
 @pytest.fixture
 def world(db, wechat) -> dict:
     """A demo-like shopper: a login, an address, a cart, a coupon, an unpaid and a delivered order, a group-buy team to
-    join, a bargain session, an after-sale request; and a supplier with its API token."""
+    join, a bargain session, an after-sale request; and a supplier with its API token and a product picture."""
     shopper = UserFactory(nickname="测试买家")
     login = AuthSessionFactory(user=shopper)
     address = AddressFactory(user=shopper)
@@ -86,13 +88,15 @@ def world(db, wechat) -> dict:
                                                         ends_at=now + timedelta(days=3))
     session = bargains.bargain_open(owner=stranger, campaign_id=bargain_campaign.pk)
     Stock.objects.filter(sku__in=[listing.sku for listing in listings]).update(available=1000)
+    picture = images.product_image_upload(supplier=supplier, product_id=listings[0].sku.product_id,
+                                          data=pictures.jpeg()).image
     return {
         "shopper": shopper, "supplier": supplier, "login": login,
         "ids": {
             "listing_id": listings[0].pk, "item_id": cart_item.pk, "address_id": address.pk,
             "order_id": unpaid.pk, "team_id": team.pk, "session_id": session.pk,
             "campaign_id": {"group-buys": campaign.pk, "bargains": bargain_campaign.pk},
-            "template_id": template.pk,
+            "template_id": template.pk, "product_id": listings[0].sku.product_id, "image_id": picture.pk,
         },
     }
 
@@ -113,7 +117,7 @@ def reachable_ids(case, ids: dict) -> None:
                                  HealthCheck.filter_too_much, HealthCheck.data_too_large])
 def test_every_operation_answers_as_its_schema_says(case, world):
     reachable_ids(case, world["ids"])
-    if case.path == "/api/v1/supplier/stock":
+    if case.path.startswith("/api/v1/supplier/"):
         headers = {"Authorization": f"Bearer {world['supplier'].issued_token}"}
     else:
         headers = {"Authorization": f"Token {world['login'].issued_access_token}"}

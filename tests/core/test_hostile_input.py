@@ -20,7 +20,8 @@ from core.models import BehaviourEvent
 from core.parsers import MAX_DEPTH
 from mall.models import Address, CartItem, Order, StoreStaff
 from mall.services import after_sales, bargains, group_buys, orders
-from supply.models import Stock, Supplier
+from supply import images
+from supply.models import ProductImage, Stock, Supplier
 from tests.factories import (
     AddressFactory,
     AuthSessionFactory,
@@ -33,6 +34,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.mall.conftest import pay, place
+from tests.supply import pictures
 
 pytestmark = pytest.mark.django_db
 
@@ -102,6 +104,8 @@ def world(shopper, wechat):
     share = sharing.share_create(card_id=card.pk, user_id=rep.pk)
     lead = Lead.objects.create(owner=shopper, card=card, store=listing.store, visitor_key="v:hostile-visitor",
                                first_seen_at=timezone.now(), last_seen_at=timezone.now())
+    picture = images.product_image_upload(supplier=supplier, product_id=listing.sku.product_id,
+                                          data=pictures.jpeg()).image
     bargain = bargains.bargain_campaign_create(listing=listing, floor_price=Decimal("30.00"), helpers_needed=5,
                                                starts_at=timezone.now() - timedelta(hours=1),
                                                ends_at=timezone.now() + timedelta(days=3))
@@ -121,6 +125,8 @@ def world(shopper, wechat):
             "card_id": card.pk,
             "share_id": share.pk,
             "lead_id": lead.pk,
+            "product_id": listing.sku.product_id,
+            "image_id": picture.pk,
         },
     }
 
@@ -160,8 +166,9 @@ def state() -> tuple:
               for label in ("accounts", "supply", "mall", "cards")
               for model in apps.get_app_config(label).get_models()}
     counts["behaviour events"] = BehaviourEvent.objects.count()
-    rows = [list(model.objects.order_by("pk").values()) for model in (User, Address, CartItem, Order, Stock, Supplier)]
-    return counts, rows, len(MemorySmsBackend.outbox)
+    rows = [list(model.objects.order_by("pk").values())
+            for model in (User, Address, CartItem, Order, Stock, Supplier, ProductImage)]
+    return counts, rows, len(MemorySmsBackend.outbox), pictures.stored_files()
 
 
 def assert_error_shape(response, context) -> None:
@@ -206,15 +213,21 @@ def test_a_walk_over_every_operation_with_hostile_input_gives_4xx_and_changes_no
                     checked += 1
     assert checked > 1000
     assert state() == before
-    # Each body met a parser on every operation that takes a body, as the shopper with real ids and as the supplier.
+    # Each body met a parser on every operation that takes a body, as the shopper with real ids and, on the supplier
+    # API (which refuses the shopper before reading a body), as the supplier.
     body_operations = {(method, path) for path, method, operation in operations() if "requestBody" in operation}
+    supplier_operations = {("put", "/api/v1/supplier/stock"),
+                           ("post", "/api/v1/supplier/products/{product_id}/images"),
+                           ("put", "/api/v1/supplier/products/{product_id}/images/order")}
+    assert supplier_operations <= body_operations
     for name, refusals in refused_by_parser.items():
         reached = {(method, path) for caller, method, path in refusals if caller == "shopper"}
         # The payment callbacks read the raw signed body (no parser), the supplier endpoint authenticates first.
         assert body_operations - reached <= {("post", "/api/v1/payments/callback/{provider}"),
                                              ("post", "/api/v1/payments/callback/wechatpay"),
-                                             ("put", "/api/v1/supplier/stock")}, name
-        assert ("supplier", "put", "/api/v1/supplier/stock") in refusals, name
+                                             *supplier_operations}, name
+        for method, path in supplier_operations:
+            assert ("supplier", method, path) in refusals, (name, method, path)
 
 
 @pytest.mark.parametrize("name", HOSTILE_BODIES)
