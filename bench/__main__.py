@@ -1,6 +1,8 @@
 """python -m bench [name ...]: set up Django on the configured services, make sure the demo is loaded, run benches.
 
 Each bench prints its figures and ends with one `BENCH <name> key=value ...` summary line."""
+import base64
+import hashlib
 import os
 import sys
 import time
@@ -11,6 +13,10 @@ BENCHES = ["events", "checkout", "search"]
 def main(argv: list[str]) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # The bench's own database (var/bench) and its production-configured server share one key for encrypted fields:
+    # a fixed one, for benchmark data only.
+    bench_key = base64.b64encode(hashlib.sha256(b"bench").digest()).decode()
+    os.environ.setdefault("FIELD_ENCRYPTION_KEYS", f"bench:{bench_key}")
     import django
 
     django.setup()
