@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from cards import selectors
 from cards.models import BusinessCard, CommissionEntry, Lead, Share
-from cards.services import commission, leads, sharing
+from cards.services import commission, leads, messages, sharing
 from core.api import BeaconNegotiation, PagePagination
 from core.errors import ValidationFailed
 from core.fields import IdempotencyKeyField, IdField, MoneyField
@@ -469,3 +469,56 @@ class WithdrawalListApi(APIView):
         data.is_valid(raise_exception=True)
         withdrawal = commission.withdrawal_request(user=request.user, **data.validated_data)
         return Response(WithdrawalOutput(withdrawal).data, status=201)
+
+
+# --- chat on a card ---------------------------------------------------------------------------------------------
+class MessageOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    direction = serializers.ChoiceField(choices=[("in", "from the visitor"), ("out", "from the rep")])
+    text = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class MessageInput(serializers.Serializer):
+    text = serializers.CharField(max_length=messages.MAX_MESSAGE)
+    client_key = IdempotencyKeyField(help_text="客户端消息号，重发不重复 client message id: a resend is one message")
+
+
+class CardMessagesApi(APIView):
+    """名片咨询 A visitor's chat with the card's rep."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(summary="咨询记录 My chat with the card's rep", parameters=[VISITOR_HEADER],
+                   responses={200: MessageOutput(many=True)}, tags=["cards"])
+    def get(self, request, card_id: int):
+        visitor = _visitor(request)
+        key = sharing.canonical_key(sharing.visitor_key(**visitor))
+        sharing.published_card(card_id=card_id)
+        return Response(MessageOutput(messages.thread_of(card_id=card_id, key=key), many=True).data)
+
+    @extend_schema(summary="发起咨询 Write to the card's rep", request=MessageInput, parameters=[VISITOR_HEADER],
+                   responses={201: MessageOutput}, tags=["cards"])
+    def post(self, request, card_id: int):
+        data = MessageInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = messages.message_from_visitor(card_id=card_id, **data.validated_data, **_visitor(request))
+        return Response(MessageOutput(message).data, status=201)
+
+
+class LeadMessagesApi(APIView):
+    """线索咨询 The rep's chat with a lead."""
+
+    @extend_schema(summary="线索咨询记录 The chat with a lead", responses={200: MessageOutput(many=True)},
+                   tags=["leads"])
+    def get(self, request, lead_id: int):
+        lead = leads.lead_visible(user=request.user, lead_id=lead_id)
+        return Response(MessageOutput(messages.thread_of(card_id=lead.card_id, key=lead.visitor_key), many=True).data)
+
+    @extend_schema(summary="回复线索 Answer a lead", request=MessageInput, responses={201: MessageOutput},
+                   tags=["leads"])
+    def post(self, request, lead_id: int):
+        data = MessageInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = messages.message_from_rep(rep=request.user, lead_id=lead_id, **data.validated_data)
+        return Response(MessageOutput(message).data, status=201)

@@ -28,6 +28,8 @@ declare("card_action", meaning="a visitor did something on a card page (tracking
         "batch consumers only)",
         fields={"visit_id": str, "action": str, "share_id": str | None},
         optional={"dwell_seconds": int, "listing_id": int}, actor=Actor.VISITOR)
+declare("card_message_sent", meaning="a visitor wrote to a card's rep (在线咨询); the text stays in the message row",
+        fields={"message_id": int, "direction": str, "length": int}, actor=Actor.VISITOR)
 declare("visitor_identified", meaning="an anonymous visitor (device id) logged in: their visits follow the user",
         fields={"visitor_id": str})
 

@@ -160,6 +160,33 @@ class CardVisit(models.Model):
         return self.visit_key
 
 
+class CardMessage(models.Model):
+    """A chat message on a card (在线咨询): a visitor to the card's rep, or the rep back. Text is stored encrypted."""
+
+    class Direction(models.TextChoices):
+        FROM_VISITOR = "in", "访客发送 from the visitor"
+        FROM_REP = "out", "导购回复 from the rep"
+
+    card = models.ForeignKey(BusinessCard, on_delete=models.CASCADE, related_name="messages", verbose_name="名片 card")
+    visitor_key = models.CharField("访客标识 visitor key", max_length=80)
+    direction = models.CharField("方向 direction", max_length=3, choices=Direction.choices)
+    text = EncryptedTextField("内容 text")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+", verbose_name="发送人 author")
+    client_key = models.CharField("客户端消息号 client message id", max_length=64)
+    created_at = models.DateTimeField("时间 time", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "名片咨询 card message"
+        verbose_name_plural = "名片咨询 card messages"
+        indexes = [models.Index(fields=["card", "visitor_key", "created_at"], name="card_message_thread_idx")]
+        constraints = [models.UniqueConstraint(fields=["card", "visitor_key", "client_key"],
+                                               name="card_message_idempotent")]
+
+    def __str__(self) -> str:
+        return f"{self.card_id} {self.visitor_key} {self.direction}"
+
+
 class Referral(models.Model):
     """First touch: which share brought a visitor to a card (CARDS_ATTRIBUTION: permanent, N days or last click)."""
 
