@@ -36,20 +36,23 @@ def _visitor(request) -> dict:
 
 
 # --- shapes -----------------------------------------------------------------------------------------------------
-class CardOutput(serializers.Serializer):
-    """A card as its owner sees it: the phone in full."""
-
+class _CardFields(serializers.Serializer):
     id = serializers.IntegerField()
     store_id = serializers.IntegerField()
     store_name = serializers.CharField(source="store.name")
     name = serializers.CharField()
     title = serializers.CharField()
     company = serializers.CharField()
-    phone = serializers.CharField()
     wechat_id = serializers.CharField()
     avatar_url = serializers.CharField()
     intro = serializers.CharField()
     theme = serializers.ChoiceField(choices=BusinessCard.Theme.choices)
+
+
+class CardOutput(_CardFields):
+    """A card as its owner sees it: the phone in full."""
+
+    phone = serializers.CharField()
     status = serializers.ChoiceField(choices=BusinessCard.Status.choices)
     published_at = serializers.DateTimeField(allow_null=True)
     featured_listing_ids = serializers.SerializerMethodField()
@@ -58,22 +61,12 @@ class CardOutput(serializers.Serializer):
         return list(card.featured_links.values_list("listing_id", flat=True))
 
 
-class PublicCardOutput(serializers.Serializer):
+class PublicCardOutput(_CardFields):
     """A published card as a visitor sees it: the phone masked until the visitor has authorised their own."""
 
-    id = serializers.IntegerField()
-    store_id = serializers.IntegerField()
-    store_name = serializers.CharField(source="store.name")
-    name = serializers.CharField()
-    title = serializers.CharField()
-    company = serializers.CharField()
     phone = serializers.SerializerMethodField(help_text="完整号码需访客授权手机号后可见 masked until the visitor "
                                                         "authorises their phone number")
     phone_masked = serializers.BooleanField(source="phone_hidden")
-    wechat_id = serializers.CharField()
-    avatar_url = serializers.CharField()
-    intro = serializers.CharField()
-    theme = serializers.CharField()
     featured = ListingOutput(source="featured_listings", many=True)
 
     def get_phone(self, card) -> str:

@@ -201,6 +201,17 @@ def published_card(*, card_id: int) -> BusinessCard:
     return card
 
 
+def _card_named(*, share: ShareFacts | None, card_id: int | None) -> int:
+    """The card a request is about: the share's (a card id that contradicts it is refused), or the one named."""
+    if share is not None:
+        if card_id is not None and card_id != share.card_id:
+            raise ValidationFailed(_("the share link belongs to another card"), code="share_card_mismatch")
+        return share.card_id
+    if card_id is None:
+        raise ValidationFailed(_("name the card or the share you arrived through"), code="card_required")
+    return card_id
+
+
 def share_create(*, card_id: int | None = None, parent_id: str | None = None, channel: str = Share.Channel.FRIEND,
                  user_id: int | None = None, visitor_id: str = "") -> Share:
     """Forward a card: a new server-side share under the one the sharer arrived through (`parent_id`), or a root
@@ -209,15 +220,8 @@ def share_create(*, card_id: int | None = None, parent_id: str | None = None, ch
     if channel not in Share.Channel.values:
         raise ValidationFailed(_("unknown share channel"), code="channel_invalid",
                                detail={"allowed": list(Share.Channel.values)})
-    parent = None
-    if parent_id:
-        parent = share_resolve(share_id=parent_id)
-        if card_id is not None and card_id != parent.card_id:
-            raise ValidationFailed(_("the share link belongs to another card"), code="share_card_mismatch")
-        card_id = parent.card_id
-    if card_id is None:
-        raise ValidationFailed(_("name the card or the share you arrived through"), code="card_required")
-    card = published_card(card_id=card_id)
+    parent = share_resolve(share_id=parent_id) if parent_id else None
+    card = published_card(card_id=_card_named(share=parent, card_id=card_id))
     share = Share.objects.create(card=card, sharer_id=user_id, sharer_key=sharer_key, parent_id=parent_id or None,
                                  channel=channel, depth=(parent.depth + 1) if parent else 1)
     record_event(kind="card_shared", actor_id=user_id, visitor_id="" if user_id else visitor_id, target=card,
@@ -242,14 +246,8 @@ def card_track(*, visit_id: str, action: str, share_id: str | None = None, card_
         raise ValidationFailed(_("unknown action"), code="action_invalid", detail={"allowed": list(Action.ALL)})
     if dwell_seconds is not None and not 0 <= dwell_seconds <= MAX_DWELL_SECONDS:
         raise ValidationFailed(_("dwell_seconds out of range"), code="dwell_invalid")
-    if share_id:
-        facts = share_resolve(share_id=share_id)
-        if card_id is not None and card_id != facts.card_id:
-            raise ValidationFailed(_("the share link belongs to another card"), code="share_card_mismatch")
-        card_id = facts.card_id
-    elif card_id is None:
-        raise ValidationFailed(_("name the card or the share you arrived through"), code="card_required")
-    elif not _card_is_published(card_id):
+    card_id = _card_named(share=share_resolve(share_id=share_id) if share_id else None, card_id=card_id)
+    if not share_id and not _card_is_published(card_id):
         raise NotFound(_("no such card, or it is offline"), code="card_not_found")
     payload: dict = {"visit_id": visit_id, "action": action, "share_id": share_id or None}
     if dwell_seconds is not None:
