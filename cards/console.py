@@ -102,6 +102,8 @@ class CardForm(forms.ModelForm):
 
     phone = forms.CharField(label="手机号 phone", max_length=20, required=False,
                             widget=UnfoldAdminTextInputWidget)
+    avatar_url = forms.URLField(label="头像 avatar URL", max_length=500, required=False, assume_scheme="https",
+                                widget=UnfoldAdminTextInputWidget)
     featured_listings = forms.ModelMultipleChoiceField(
         label="主推商品 featured products", required=False, queryset=Listing.objects.none(),
         widget=UnfoldAdminCheckboxSelectMultipleWidget,
