@@ -85,7 +85,7 @@ class BusinessCardAdmin(ServiceActionsMixin, ReadOnlyOperatorAdmin):
 class CardFeaturedListingAdmin(ReadOnlyOperatorAdmin):
     icon = "star"
     list_display = ("card", "position", "listing")
-    list_select_related = ("card", "listing")
+    list_select_related = ("card", "listing__store", "listing__sku__product")
     search_fields = ("card__name__exact",)
 
 
@@ -97,7 +97,7 @@ class ShareAdmin(ExactSearchMixin, ReadOnlyOperatorAdmin):
     list_display = ("id", "card", "sharer_key", "channel", "depth", "parent", "created_at")
     list_filter = ("channel", "depth")
     search_fields = ("id__exact", "sharer_key__exact", "parent__exact")
-    list_select_related = ("card",)
+    list_select_related = ("card", "parent")
     date_hierarchy = "created_at"
     show_full_result_count = False  # a card that spreads has many shares
 
@@ -118,7 +118,7 @@ class CardVisitAdmin(ExactSearchMixin, ReadOnlyOperatorAdmin):
     icon = "visibility"
     list_display = ("visit_key", "card", "visitor_key", "share", "started_at", "dwell_seconds", "actions")
     search_fields = ("visit_key__exact", "visitor_key__exact", "card__exact")
-    list_select_related = ("card",)
+    list_select_related = ("card", "share")
     date_hierarchy = "started_at"
     show_full_result_count = False
 
@@ -147,7 +147,7 @@ class ReferralAdmin(ExactSearchMixin, ReadOnlyOperatorAdmin):
     icon = "call_split"
     list_display = ("card", "visitor_key", "share", "first_at", "bound_at")
     search_fields = ("visitor_key__exact", "share__exact", "card__exact")
-    list_select_related = ("card",)
+    list_select_related = ("card", "share")
     date_hierarchy = "first_at"
 
 
@@ -243,7 +243,7 @@ class DistributionBindingAdmin(ReadOnlyOperatorAdmin):
     list_display = ("buyer", "store", "level1", "level2", "share", "bound_at")
     list_filter = (("store", admin.RelatedOnlyFieldListFilter),)
     search_fields = ("buyer__phone", "level1__phone")
-    list_select_related = ("buyer", "store", "level1", "level2")
+    list_select_related = ("buyer", "store", "level1", "level2", "share")
     date_hierarchy = "bound_at"
 
 

@@ -48,7 +48,8 @@ def shown_card(rep, store):
                               sku=SKUFactory(product=ProductFactory(title="手工陶瓷马克杯")))
     images.product_image_upload(supplier=pictured.sku.product.supplier, product_id=pictured.sku.product_id,
                                 data=pictures.jpeg())
-    plain = ListingFactory(store=store, price=Decimal("19.90"), sku=SKUFactory(product=ProductFactory(title="香薰蜡烛")))
+    plain = ListingFactory(store=store, price=Decimal("19.90"),
+                           sku=SKUFactory(product=ProductFactory(title="香薰蜡烛")))
     card = sharing.card_save(owner=rep, store_id=store.pk, name="王小明", title="销售经理", company="好物旗舰店",
                              phone="13800138000", wechat_id="wxm-2026", intro="十年家居好物\n欢迎咨询",
                              theme=BusinessCard.Theme.FRESH, featured_listing_ids=[pictured.pk, plain.pk])
@@ -62,7 +63,8 @@ def test_a_share_link_opens_the_card_with_its_products_masked_phone_and_the_shar
     response = client.get(f"/c/{shown_card.share.pk}")
     assert response.status_code == 200
     page = response.content.decode()
-    for text in ("王小明", "销售经理", "好物旗舰店", "wxm-2026", "十年家居好物<br>欢迎咨询", "手工陶瓷马克杯", "香薰蜡烛",
+    for text in ("王小明", "销售经理", "好物旗舰店", "wxm-2026", "十年家居好物<br>欢迎咨询", "手工陶瓷马克杯",
+                 "香薰蜡烛",
                  "¥88.00", "保存联系人", "分享名片", "在线咨询", "theme-fresh"):
         assert text in page, text
     assert "138****8000" in page and "13800138000" not in page  # anonymous: masked, no tel: link

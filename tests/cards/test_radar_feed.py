@@ -64,7 +64,7 @@ def test_the_stream_sends_the_items_after_a_position_then_pings_and_ends(rep):
 
 @override_settings(RADAR_STREAM_SECONDS=1, RADAR_HEARTBEAT_SECONDS=1)
 def test_a_reconnecting_event_source_resumes_after_its_last_event_id(rep):
-    first, second, third = _push(rep, "一", "二", "三")
+    first, _second, third = _push(rep, "一", "二", "三")
     response = _client_of(rep).get("/api/v1/radar/stream?after=0-0", HTTP_LAST_EVENT_ID=first)
     assert [event["data"]["text"] for event in _events(response) if "id" in event] == ["二", "三"]
     response = _client_of(rep).get("/api/v1/radar/stream", HTTP_LAST_EVENT_ID=third)
