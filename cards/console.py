@@ -391,6 +391,7 @@ class RadarConsoleAdmin(PersonalScopeMixin, ConsoleModelAdmin):
                                           for entry_id, item in entries]
             except redis.RedisError:
                 context["radar_unavailable"] = True
+        context["title"] = "访客雷达：实时动态与名片访问 (radar: live feed and card visits)"
         return super().changelist_view(request, {**context, **(extra_context or {})})
 
     @admin.display(description="访客 visitor")

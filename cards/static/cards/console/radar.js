@@ -5,7 +5,7 @@
  * item is missed or shown twice. Where EventSource cannot run or keeps failing, a long-poll of /api/v1/radar takes
  * over. New items go on top, as text.
  */
-(function () {
+function radarStart() {
   "use strict";
 
   var panel = document.getElementById("radar");
@@ -91,4 +91,11 @@
       setStatus("offline", "重新连接中 reconnecting");
     }
   });
-}());
+}
+
+// The admin loads this file in <head>, before the panel exists.
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", radarStart);
+} else {
+  radarStart();
+}
