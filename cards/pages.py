@@ -12,8 +12,11 @@ answer carries a Content-Security-Policy that allows only our own scripts and st
 resolve (forged, or its card taken offline) is a 404 page, in Chinese first.
 """
 import io
+from functools import cache
+from urllib.parse import urlsplit
 
 import segno
+from django.core.files.storage import default_storage
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
@@ -26,15 +29,24 @@ from core.errors import NotFound
 from supply.images import product_image_urls
 
 # Our own scripts and styles only; pictures may also come from the media storage or an avatar's https address.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
-                           "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-                           "frame-ancestors 'self'")
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; "
+                           "img-src 'self' data: https:{media}; connect-src 'self'; object-src 'none'; "
+                           "base-uri 'none'; form-action 'self'; frame-ancestors 'self'")
 # Where a product opens in the mini-program (the page shows it with the product; a web-view client navigates).
 MINIPROGRAM_LISTING_PATH = "/pages/listing/detail?id={listing_id}"
 
 
+@cache
+def _content_security_policy() -> str:
+    """The policy, with the media storage's origin among the picture sources when it serves from elsewhere (an S3
+    bucket's plain-http address in docker-compose: `https:` alone would block it)."""
+    parts = urlsplit(default_storage.url("cards-page-probe.jpg"))
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    return CONTENT_SECURITY_POLICY.format(media=f" {origin}" if origin and parts.scheme != "https" else "")
+
+
 def _with_policy(response: HttpResponse) -> HttpResponse:
-    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response["Content-Security-Policy"] = _content_security_policy()
     response["Referrer-Policy"] = "same-origin"  # the share id in the path stays on this site
     return response
 

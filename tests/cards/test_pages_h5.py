@@ -7,6 +7,7 @@ import pytest
 import vobject
 from rest_framework.test import APIClient
 
+from cards import pages
 from cards.models import BusinessCard
 from cards.services import sharing
 from core.models import BehaviourEvent
@@ -174,3 +175,17 @@ def test_a_beacon_with_a_malformed_device_id_or_none_is_refused_and_records_noth
         response = client.post("/api/v1/cards/track", {**body, **extra}, format="json")
         assert response.status_code in (400, 401) and response.json()["code"] == code, extra
     assert not BehaviourEvent.objects.filter(kind="card_action").exists()
+
+
+def test_pictures_from_a_plain_http_media_storage_are_allowed_by_the_policy(client, shown_card, settings):
+    """docker-compose serves pictures from MinIO at http://localhost:9000/mall-media: the policy names that origin."""
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {"bucket_name": "mall-media", "custom_domain": "localhost:9000/mall-media", "url_protocol": "http:",
+                    "querystring_auth": False, "access_key": "test", "secret_key": "test-secret"}}}
+    pages._content_security_policy.cache_clear()
+    try:
+        policy = client.get(f"/c/{shown_card.share.pk}")["Content-Security-Policy"]
+        assert "img-src 'self' data: https: http://localhost:9000;" in policy
+    finally:
+        pages._content_security_policy.cache_clear()
