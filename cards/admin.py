@@ -39,10 +39,11 @@ from core.admin import (
 
 
 class ReadOnlyOperatorAdmin(ReadOnlyAdminMixin, OperatorModelAdmin):
-    """A record operators read (visits, shares, the ledger...): every field shown, nothing editable."""
+    """A record operators read (visits, shares, the ledger...): every field shown (money in ¥), nothing editable."""
 
     def get_fields(self, request, obj=None):
-        return self.fields or [field.name for field in self.model._meta.fields]
+        names = self.fields or [field.name for field in self.model._meta.fields]
+        return [self._yuan_attribute(name) for name in names]
 
     def get_readonly_fields(self, request, obj=None):
         return self.get_fields(request, obj)

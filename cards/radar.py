@@ -94,6 +94,8 @@ def radar_items_publish(*, cards: dict, drafts: list, new_visits: set[str], lead
         card = cards[draft.card_id]
         if draft.visitor_key == f"u:{card.owner_id}":
             continue
+        if draft.visit_key not in new_visits and set(draft.actions) <= {Action.LEAVE}:
+            continue  # only the dwell of a visit already announced grew: nothing new to tell the rep
         lead = leads.get((card.owner_id, draft.visitor_key))
         telling = next((action for action in Action.HIGH_INTENT if draft.actions.get(action)), None)
         action = telling or (Action.VIEW_PRODUCT if draft.products else Action.VIEW_CARD)
@@ -218,7 +220,7 @@ class _EventStream:
             except redis.RedisError:
                 logger.warning("radar: stream of %s ended early (Redis unavailable)", self.owner_id, exc_info=True)
                 break
-            if not items:
+            if not items and deadline > time.monotonic():
                 yield ": ping\n\n"
             for entry_id, item in items:
                 self.after = entry_id

@@ -47,7 +47,7 @@ def _events(response) -> list[dict]:
     return events
 
 
-@override_settings(RADAR_STREAM_SECONDS=1, RADAR_HEARTBEAT_SECONDS=1)
+@override_settings(RADAR_STREAM_SECONDS=2, RADAR_HEARTBEAT_SECONDS=1)
 def test_the_stream_sends_the_items_after_a_position_then_pings_and_ends(rep):
     first, second = _push(rep, "张三查看了你的名片", "李四复制了你的微信号")
     response = _client_of(rep).get("/api/v1/radar/stream?after=0-0", HTTP_ACCEPT="text/event-stream")
@@ -188,3 +188,18 @@ def test_a_visitors_taps_become_a_chinese_sentence_in_the_reps_feed(card, rep):
     assert item["text"] == "访客0001复制了你的微信号，停留2分钟"
     assert item["action"] == "copy_wechat" and item["card_id"] == card.pk and item["lead_id"] is not None
     assert item["new_visit"] is True and page["last_id"] == item["id"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_visit_is_announced_once_and_a_later_leave_alone_adds_no_sentence(card, rep):
+    share = sharing.share_create(card_id=card.pk, user_id=rep.pk)
+    track(card, visitor="device-radar-0002", share=share, visit="open-radar-2")
+    visits_run()
+    track(card, visitor="device-radar-0002", share=share, visit="open-radar-2", action="leave", dwell_seconds=40)
+    visits_run()
+    texts = [item["text"] for item in _client_of(rep).get("/api/v1/radar").json()["items"]]
+    assert texts == ["访客0002查看了你的名片"]
+    track(card, visitor="device-radar-0002", share=share, visit="open-radar-3")  # she comes back: news again
+    visits_run()
+    texts = [item["text"] for item in _client_of(rep).get("/api/v1/radar").json()["items"]]
+    assert texts == ["访客0002查看了你的名片", "访客0002第2次查看了你的名片"]
