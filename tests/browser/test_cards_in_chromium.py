@@ -89,6 +89,15 @@ def test_a_visit_through_a_share_link_appears_live_in_the_reps_radar(chromium, l
         visitor.screenshot("card-h5-shared")
         visitor.page.click("#share-sheet .close")
 
+        visitor.page.click("#open-chat")
+        visitor.page.wait_for_selector("#chat-log li.empty")
+        visitor.page.fill("#chat-text", "这个杯子有现货吗？<b>急</b>")
+        with _tracked(visitor.page, "chat"):
+            visitor.page.click("#chat-form button[type=submit]")
+        assert visitor.page.locator("#chat-log li.mine").inner_text() == "这个杯子有现货吗？<b>急</b>"  # as text
+        visitor.screenshot("card-h5-chat")
+        visitor.page.click("#chat-sheet .close")
+
         # The visitor leaves (switches to another app): the dwell goes out by sendBeacon, the device in its body.
         beacons = visitor.page.evaluate("""() => {
             let sent = 0;
@@ -128,8 +137,19 @@ def test_a_visit_through_a_share_link_appears_live_in_the_reps_radar(chromium, l
         leads_page.screenshot("card-leads-list")
         leads_page.open(f"/merchant/cards/lead/{lead.pk}/change/")
         assert "复制微信 1 次" in leads_page.page.content()
+        assert "这个杯子有现货吗？<b>急</b>" in leads_page.page.locator(".radar-chat").inner_text()
+        leads_page.page.fill("#id_reply", "有现货，今天下单明天发")
+        leads_page.page.fill("#id_note", "问现货，已回复")
+        with leads_page.page.expect_navigation():
+            leads_page.page.click("button[name=_continue]")
+        assert "有现货，今天下单明天发" in leads_page.page.locator(".radar-chat").inner_text()
         leads_page.screenshot("card-lead-page")
         assert leads_page.problems == []
+
+        visitor.page.click("#open-chat")  # the visitor reads the answer in the card page's chat
+        visitor.page.wait_for_selector("#chat-log li.theirs")
+        assert visitor.page.locator("#chat-log li.theirs").inner_text() == "有现货，今天下单明天发"
+        assert visitor.problems == []
     finally:
         phone.close()
         desk.close()
