@@ -4,19 +4,21 @@ beneficiaries (commission, withdrawals). One class per operation: validate, call
 import re
 
 from django.conf import settings
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cards import selectors
+from cards import radar, selectors, vcard
 from cards.models import BusinessCard, CommissionEntry, Lead, Share
 from cards.services import commission, leads, messages, sharing
 from core.api import BeaconNegotiation, PagePagination
-from core.errors import ValidationFailed
+from core.errors import PermissionDenied, ValidationFailed
 from core.fields import IdempotencyKeyField, IdField, MoneyField
 from core.openapi import errors
 from mall.api.serializers import ListingOutput
@@ -218,17 +220,25 @@ class TrackApi(APIView):
         card_id = IdField(required=False)
         dwell_seconds = serializers.IntegerField(min_value=0, max_value=sharing.MAX_DWELL_SECONDS, required=False)
         listing_id = IdField(required=False)
+        visitor_id = serializers.RegexField(
+            r"^[A-Za-z0-9_\-]{8,64}$", required=False,
+            help_text="匿名访客设备号，供无法设置请求头的 sendBeacon 使用 the anonymous device id, for "
+                      "navigator.sendBeacon, which cannot set X-Visitor-Id (the header wins when both are sent)")
 
     @extend_schema(summary="名片埋点 Track a visitor's action on a card", request=Input, parameters=[VISITOR_HEADER],
                    responses={204: None, **errors(404)}, tags=["cards"])
     def post(self, request):
         data = _track_input(request.data)
-        sharing.card_track(**data, **_visitor(request))
+        visitor = _visitor(request)
+        beacon_visitor = data.pop("visitor_id")
+        if visitor["user_id"] is None and not visitor["visitor_id"] and beacon_visitor:
+            visitor["visitor_id"] = beacon_visitor
+        sharing.card_track(**data, **visitor)
         return Response(status=204)
 
 
 _TRACK_FIELDS = {"visit_id": str, "action": str, "share_id": str, "card_id": int, "dwell_seconds": int,
-                 "listing_id": int}
+                 "listing_id": int, "visitor_id": str}
 
 
 def _track_input(data) -> dict:
@@ -251,7 +261,7 @@ def _track_input(data) -> dict:
             raise ValidationFailed(_("invalid input"), code="invalid", detail={name: "out of range"})
     return {"visit_id": data["visit_id"], "action": data["action"], "share_id": share_id,
             "card_id": data.get("card_id"), "dwell_seconds": data.get("dwell_seconds"),
-            "listing_id": data.get("listing_id")}
+            "listing_id": data.get("listing_id"), "visitor_id": data.get("visitor_id") or ""}
 
 
 class VisitorIdentifyApi(APIView):
@@ -515,3 +525,121 @@ class LeadMessagesApi(APIView):
         data.is_valid(raise_exception=True)
         message = messages.message_from_rep(rep=request.user, lead_id=lead_id, **data.validated_data)
         return Response(MessageOutput(message).data, status=201)
+
+
+# --- the H5 card page's contact card, and the rep's radar --------------------------------------------------------
+class CardVcardApi(APIView):
+    """保存联系人 The card as a vCard for the visitor's address book: the phone in full only where the card API shows
+    it in full (a visitor logged in with a phone number), never to an anonymous visitor."""
+
+    permission_classes = [AllowAny]
+    content_negotiation_class = BeaconNegotiation  # the answer is a vCard; an error is JSON, whatever Accept says
+
+    @extend_schema(summary="保存联系人 Download a published card as a vCard",
+                   responses={(200, "text/vcard"): OpenApiResponse(OpenApiTypes.STR, description="vCard 3.0")},
+                   tags=["cards"])
+    def get(self, request, card_id: int):
+        card = sharing.published_card(card_id=card_id)
+        phone_shown = bool(request.user.is_authenticated and request.user.phone and card.phone)
+        page_url = request.build_absolute_uri(f"/card/{card.pk}")
+        response = HttpResponse(vcard.card_vcard(card=card, phone_shown=phone_shown, page_url=page_url),
+                                content_type="text/vcard; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="card-{card.pk}.vcf"'
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+RADAR_CURSOR = re.compile(r"\d{1,20}-\d{1,20}")
+
+
+def _radar_cursor(value: str, *, name: str) -> str:
+    if not RADAR_CURSOR.fullmatch(value):
+        raise ValidationFailed(_("a radar position is a stream id like 1700000000000-0"), code="radar_cursor_invalid",
+                               detail={"field": name})
+    return value
+
+
+def _radar_owner(request) -> int:
+    if not selectors.is_rep(user=request.user):
+        raise PermissionDenied(_("the radar is for store staff"), code="not_a_rep")
+    return request.user.pk
+
+
+class RadarItemOutput(serializers.Serializer):
+    id = serializers.CharField(help_text="流编号，续读位置 the stream id: read on after it")
+    at = serializers.DateTimeField(help_text="访客最后动作时间 when the visitor last acted")
+    text = serializers.CharField(help_text="雷达句子（中文）the radar sentence, in Chinese")
+    action = serializers.CharField(help_text="最能说明意向的动作 the most telling action of the visit")
+    card_id = serializers.IntegerField()
+    lead_id = serializers.IntegerField(allow_null=True)
+    visit_number = serializers.IntegerField(help_text="第几次访问 how many visits this visitor has made")
+    new_visit = serializers.BooleanField(help_text="新的一次打开 a new opening of the card page")
+
+
+class RadarStreamApi(APIView):
+    """智能雷达（实时推送）The rep's radar as Server-Sent Events."""
+
+    content_negotiation_class = BeaconNegotiation  # the answer is an event stream; an error is JSON
+
+    @extend_schema_serializer(component_name="RadarStreamFilter")
+    class Filter(serializers.Serializer):
+        after = serializers.CharField(max_length=41, required=False,
+                                      help_text="从此编号之后开始（断线续传用 Last-Event-ID 请求头）start after this "
+                                                "stream id (a reconnecting EventSource sends Last-Event-ID instead)")
+
+    @extend_schema(
+        summary="雷达实时推送 Stream my radar (Server-Sent Events)", parameters=[Filter],
+        responses={(200, "text/event-stream"): OpenApiResponse(
+            OpenApiTypes.STR, description="text/event-stream: `retry:` first; one event per radar item (`id:` = "
+                                          "stream id, `data:` = a RadarItem as JSON); `: ping` comments while quiet; "
+                                          "`event: end` when the stream closes after RADAR_STREAM_SECONDS (the "
+                                          "client reconnects with Last-Event-ID), `event: busy` when the server "
+                                          "has no stream to spare (reconnect after `retry:`)"),
+                   **errors(403, 503)},
+        tags=["leads"])
+    def get(self, request):
+        owner_id = _radar_owner(request)
+        filters = self.Filter(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        resume = request.META.get("HTTP_LAST_EVENT_ID", "")
+        after = (_radar_cursor(resume, name="Last-Event-ID") if resume
+                 else _radar_cursor(filters.validated_data["after"], name="after")
+                 if "after" in filters.validated_data else None)
+        response = StreamingHttpResponse(radar.radar_stream(owner_id=owner_id, after=after),
+                                         content_type="text/event-stream; charset=utf-8")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"  # a proxy in front must pass each event on at once
+        return response
+
+
+class RadarPollApi(APIView):
+    """智能雷达（长轮询）The rep's radar as JSON: the latest items, or a long-poll for what comes after `after`."""
+
+    content_negotiation_class = BeaconNegotiation
+
+    @extend_schema_serializer(component_name="RadarPollFilter")
+    class Filter(serializers.Serializer):
+        after = serializers.CharField(max_length=41, required=False,
+                                      help_text="只要此编号之后的 only items after this stream id; without it, the "
+                                                "latest items")
+        wait = serializers.IntegerField(min_value=0, max_value=settings.RADAR_LONG_POLL_SECONDS, required=False,
+                                        default=0, help_text="无新消息时最多等待秒数 seconds to wait when nothing "
+                                                             "is new (with `after`)")
+
+    @extend_schema_serializer(component_name="RadarPollOutput")
+    class Output(serializers.Serializer):
+        items = RadarItemOutput(many=True, help_text="按时间先后 oldest first")
+        last_id = serializers.CharField(help_text="下次请求的 after the `after` of the next request")
+        retry_after = serializers.IntegerField(help_text="服务器繁忙时，多少秒后再来 seconds to wait before the next "
+                                                         "request when the server was too busy to wait (else 0)")
+
+    @extend_schema(summary="雷达动态 Get my radar (long-poll)", parameters=[Filter],
+                   responses={200: Output, **errors(403, 503)}, tags=["leads"])
+    def get(self, request):
+        owner_id = _radar_owner(request)
+        filters = self.Filter(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        values = filters.validated_data
+        after = _radar_cursor(values["after"], name="after") if "after" in values else None
+        page = radar.radar_poll(owner_id=owner_id, after=after, wait_seconds=values["wait"])
+        return Response(self.Output(page).data)

@@ -221,6 +221,9 @@ class CustomerAssignment(TimeStampedModel):
         verbose_name_plural = "客户归属 customer assignments"
         constraints = [models.UniqueConstraint(fields=["store", "customer"], name="customer_one_rep_per_store")]
 
+    def __str__(self) -> str:
+        return f"客户 customer {self.customer_id} @ {self.store_id}"
+
 
 class CustomerAssignmentChange(models.Model):
     """Audit of a reassignment: who moved which customer from whom to whom, and why."""
@@ -281,6 +284,9 @@ class Lead(TimeStampedModel):
         constraints = [models.UniqueConstraint(fields=["owner", "visitor_key"], name="lead_one_per_owner_visitor")]
         indexes = [models.Index(fields=["owner", "-last_seen_at"], name="lead_owner_recent_idx"),
                    models.Index(fields=["store", "-last_seen_at"], name="lead_store_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"线索 lead #{self.pk}"
 
 
 class LeadNote(models.Model):
@@ -368,6 +374,9 @@ class CommissionAccount(TimeStampedModel):
                                    name="commission_balances_not_negative"),
         ]
 
+    def __str__(self) -> str:
+        return f"佣金账户 account of {self.user_id}"
+
 
 class CommissionEntry(models.Model):
     """One line of the commission ledger. Earnings move pending -> frozen (order delivered) -> withdrawable (after-
@@ -442,3 +451,6 @@ class Withdrawal(TimeStampedModel):
             models.UniqueConstraint(fields=["account", "idempotency_key"], name="withdrawal_idempotent"),
             models.CheckConstraint(condition=Q(amount__gt=0, fee__gte=0, net_amount__gt=0), name="withdrawal_positive"),
         ]
+
+    def __str__(self) -> str:
+        return f"提现 withdrawal #{self.pk}"

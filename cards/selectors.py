@@ -1,5 +1,5 @@
 """Reads of the cards app: a rep's cards and leads, a store's leads, a published card, commission."""
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 
 from cards.models import BusinessCard, CardFeaturedListing, CommissionAccount, CommissionEntry, Lead, Withdrawal
 from cards.services.leads import store_manager_of
@@ -57,3 +57,16 @@ def commission_entries_of(*, user, status: str | None = None) -> QuerySet[Commis
 
 def withdrawals_of(*, user) -> QuerySet[Withdrawal]:
     return Withdrawal.objects.filter(account__user=user).order_by("-created_at", "-pk")
+
+
+def is_rep(*, user) -> bool:
+    """Merchant staff (a store's owner or staff, or the owner of a card): who has a radar and a console."""
+    return (StoreStaff.objects.filter(user=user).exists() or Store.objects.filter(owner=user).exists()
+            or BusinessCard.objects.filter(owner=user).exists())
+
+
+def card_for_page(card: BusinessCard) -> BusinessCard:
+    """The card with its featured listings on sale and their pictures, for the H5 card page."""
+    card = card_with_featured(card)
+    prefetch_related_objects(card.featured_listings, "sku__product__images")
+    return card

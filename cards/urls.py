@@ -20,4 +20,8 @@ urlpatterns = [
     path("commission", api.CommissionAccountApi.as_view()),
     path("commission/entries", api.CommissionEntryListApi.as_view()),
     path("commission/withdrawals", api.WithdrawalListApi.as_view()),
+    # the H5 card page's contact card, and the rep's radar
+    path("cards/<id:card_id>/vcard", api.CardVcardApi.as_view()),
+    path("radar", api.RadarPollApi.as_view()),
+    path("radar/stream", api.RadarStreamApi.as_view()),
 ]

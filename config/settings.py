@@ -256,6 +256,17 @@ CARDS_ONE_REP_PER_STORE = env.bool("CARDS_ONE_REP_PER_STORE", default=True)
 # A lead converts when its visitor pays an order in the card's store within this many days of their last visit.
 CARDS_CONVERSION_DAYS = env.int("CARDS_CONVERSION_DAYS", default=30)
 RADAR_STREAM_LENGTH = env.int("RADAR_STREAM_LENGTH", default=500)
+# The radar feed (cards/radar.py, GET /api/v1/radar/stream and /api/v1/radar): an SSE connection holds one gunicorn
+# thread, so a stream ends after RADAR_STREAM_SECONDS (the browser reconnects with Last-Event-ID after
+# RADAR_RETRY_MS), sends a comment every RADAR_HEARTBEAT_SECONDS, and at most RADAR_STREAMS_PER_PROCESS streams and
+# long-polls wait at once in a process (more are told to come back after RADAR_BUSY_RETRY_SECONDS). A long-poll
+# waits at most RADAR_LONG_POLL_SECONDS.
+RADAR_STREAM_SECONDS = env.int("RADAR_STREAM_SECONDS", default=30)
+RADAR_HEARTBEAT_SECONDS = env.int("RADAR_HEARTBEAT_SECONDS", default=10)
+RADAR_RETRY_MS = env.int("RADAR_RETRY_MS", default=1000)
+RADAR_STREAMS_PER_PROCESS = env.int("RADAR_STREAMS_PER_PROCESS", default=2)
+RADAR_BUSY_RETRY_SECONDS = env.int("RADAR_BUSY_RETRY_SECONDS", default=10)
+RADAR_LONG_POLL_SECONDS = env.int("RADAR_LONG_POLL_SECONDS", default=20)
 # Withdrawals of distribution commission (分销佣金提现): the smallest amount and the fee (rate, at least the minimum).
 COMMISSION_WITHDRAWAL_MINIMUM = env("COMMISSION_WITHDRAWAL_MINIMUM", cast=Decimal, default=Decimal("10.00"))
 COMMISSION_WITHDRAWAL_FEE_RATE = env("COMMISSION_WITHDRAWAL_FEE_RATE", cast=Decimal, default=Decimal("0.006"))

@@ -8,6 +8,8 @@ from django.views.defaults import bad_request, page_not_found
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+import cards.console  # noqa: F401  (registers the card, lead, radar and commission pages on the merchant console)
+from cards import pages as card_pages
 from core.api import not_found_json
 from core.health import healthz
 from mall.consoles import merchant_console  # also registers the shipping page on the supplier console
@@ -27,6 +29,7 @@ urlpatterns = [
     path("supplier/", supplier_console.urls),
     path("merchant/", merchant_console.urls),
     path("api/v1/", include(api_v1)),
+    path("", include("cards.page_urls")),  # the H5 card page: /c/<share id>, /card/<card id>
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
@@ -53,4 +56,6 @@ def handler400(request, exception=None):
 def handler404(request, exception=None):
     if request.path.startswith("/api/"):
         return not_found_json(request, exception)
+    if request.path.startswith(("/c/", "/card/")):
+        return card_pages.page_not_found(request, exception)
     return page_not_found(request, exception)

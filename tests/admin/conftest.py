@@ -9,6 +9,17 @@ from django.utils import timezone
 
 from accounts import tokens
 from accounts.models import LoginCode, Role, User, WechatAccount
+from cards.models import (
+    CardVisit,
+    CommissionAccount,
+    CustomerAssignment,
+    DistributionBinding,
+    Lead,
+    Referral,
+    VisitorIdentity,
+)
+from cards.services import commission, leads, sharing
+from cards.services import messages as card_messages
 from core.models import EventCursor, EventDailyCount, EventDelivery
 from mall.models import AfterSale, GroupBuyTeam, Listing, Order, Shipment, StoreStaff
 from mall.services import after_sales, bargains, catalogue, coupons, group_buys, orders
@@ -90,7 +101,7 @@ class World:
 
 
 def world_build(*, supplier, listing, buyer, address, key: str) -> World:
-    """One row (at least) of every model of core, accounts, supply and mall, written through the services where
+    """One row (at least) of every model of core, accounts, supply, mall and cards, written through the services where
     there is one. Built again with another `key`, it adds a second row of each (for query counts)."""
     store = listing.store
     SupplierFactory()  # another supplier and store: the filters by supplier and by store show
@@ -125,8 +136,44 @@ def world_build(*, supplier, listing, buyer, address, key: str) -> World:
     images.product_image_upload(supplier=supplier, product_id=listing.sku.product_id,
                                 data=pictures.jpeg(900 + zlib.crc32(key.encode()) % 500, 900), alt_text=key)
     images.product_picture_generate(product_id=ProductFactory(supplier=supplier).pk)
+    _cards_world(store=store, listing=listing, buyer=buyer, shipped=shipped, key=key)
     assert GroupBuyTeam.objects.exists() and Shipment.objects.filter(status=Shipment.Status.SHIPPED).exists()
     return World(supplier=supplier, listing=listing, buyer=buyer, shipped=shipped, refunded=refunded)
+
+
+def _cards_world(*, store, listing, buyer, shipped, key: str) -> None:
+    """A rep of the store with a published card, a share, a visit, a chat message, a first touch, a lead followed
+    up, a customer reassigned by the store's owner, the store's distribution plan, the buyer's binding, a
+    commission earned on the shipped order and a withdrawal (rows the visit consumer and the ledger write are
+    written directly: the consumer reads only committed events, and this world lives in one transaction)."""
+    now = timezone.now()
+    rep = UserFactory(role=Role.MERCHANT_STAFF)
+    StoreStaff.objects.create(store=store, user=rep)
+    card = sharing.card_save(owner=rep, store_id=store.pk, name=f"导购{key}", phone="13800138000",
+                             featured_listing_ids=[listing.pk])
+    sharing.card_publish(owner=rep, card_id=card.pk)
+    share = sharing.share_create(card_id=card.pk, user_id=rep.pk)
+    VisitorIdentity.objects.create(visitor_id=f"device-{key}-0001", user=buyer, identified_at=now)
+    CardVisit.objects.create(visit_key=f"{card.pk}:{key}", card=card, visitor_key=f"u:{buyer.pk}", user=buyer,
+                             share=share, started_at=now, last_seen_at=now, dwell_seconds=30,
+                             actions={"view_card": 1})
+    card_messages.message_from_visitor(card_id=card.pk, text="有现货吗？", client_key=f"{key}-message-1",
+                                       user_id=buyer.pk)
+    Referral.objects.create(card=card, visitor_key=f"u:{buyer.pk}", share=share, first_at=now, bound_at=now)
+    lead = Lead.objects.create(owner=rep, card=card, store=store, visitor_key=f"u:{buyer.pk}", user=buyer,
+                               first_seen_at=now, last_seen_at=now, visits=1)
+    leads.lead_update(user=rep, lead_id=lead.pk, stage=Lead.Stage.CONTACTED, note="电话沟通")
+    customer = UserFactory()
+    CustomerAssignment.objects.create(store=store, customer=customer, rep=rep)
+    leads.customer_reassign(manager=store.owner, store_id=store.pk, customer_id=customer.pk, to_rep_id=store.owner_id,
+                            reason="原导购休假")
+    commission.distribution_plan_save(store_id=store.pk, level1_rate=Decimal("0.10"), level2_rate=Decimal("0.05"))
+    DistributionBinding.objects.get_or_create(store=store, buyer=buyer,
+                                              defaults={"share": share, "level1": rep, "bound_at": now})
+    commission.commission_on_order_paid(order_id=shipped.pk)
+    CommissionAccount.objects.get_or_create(user=rep)
+    CommissionAccount.objects.filter(user=rep).update(withdrawable=Decimal("100.00"))
+    commission.withdrawal_request(user=rep, amount=Decimal("50.00"), idempotency_key=f"{key}-withdrawal")
 
 
 @pytest.fixture

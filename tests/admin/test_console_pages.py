@@ -5,6 +5,7 @@ import pytest
 from django.contrib.admin.utils import quote
 from django.urls import reverse
 
+import cards.console  # noqa: F401  (registers the cards pages on the merchant console, as config/urls.py does)
 from accounts.models import Role
 from mall.consoles import merchant_console
 from supply.console import supplier_console

@@ -1,6 +1,6 @@
-"""The operator admin at /admin/ holds every model of core, accounts, supply and mall: as an operator, each model's
-changelist, a search, every filter, a date drill-down, the change page (and the add page where adding is allowed)
-answer 200. A model added later without an admin fails the first test."""
+"""The operator admin at /admin/ holds every model of core, accounts, supply, mall and cards: as an operator, each
+model's changelist, a search, every filter, a date drill-down, the change page (and the add page where adding is
+allowed) answer 200. A model added later without an admin fails the first test."""
 import pytest
 from django.apps import apps
 from django.contrib import admin
@@ -17,7 +17,7 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-OUR_APPS = ("core", "accounts", "supply", "mall")
+OUR_APPS = ("core", "accounts", "supply", "mall", "cards")
 OUR_MODELS = sorted((model for model in admin.site._registry if model._meta.app_label in OUR_APPS),
                     key=lambda model: model._meta.label)
 
