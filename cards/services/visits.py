@@ -102,21 +102,24 @@ def card_actions_apply(*, events: list[BehaviourEvent]) -> None:
 
     cards = {card.pk: card for card in BusinessCard.objects.filter(pk__in={d.card_id for d in drafts.values()})}
     drafts = {visit_key: draft for visit_key, draft in drafts.items() if draft.card_id in cards}
-    new_visits = _visits_upsert(drafts)
+    new_visits, dwell_growth = _visits_upsert(drafts)
     changed_referrals = _referrals_apply(cards=cards, firsts=firsts, arrivals=arrivals)
-    leads = _leads_apply(cards=cards, drafts=list(drafts.values()), new_visits=new_visits)
+    leads = _leads_apply(cards=cards, drafts=list(drafts.values()), new_visits=new_visits, dwell_growth=dwell_growth)
     _customers_bind(referrals=changed_referrals, cards=cards)
     radar.radar_items_publish(cards=cards, drafts=list(drafts.values()), new_visits=new_visits, leads=leads)
 
 
-def _visits_upsert(drafts: dict[str, _VisitDraft]) -> set[str]:
-    """Write the batch's visits, merged into the rows earlier batches wrote. Returns the visit keys that are new."""
+def _visits_upsert(drafts: dict[str, _VisitDraft]) -> tuple[set[str], dict[str, int]]:
+    """Write the batch's visits, merged into the rows earlier batches wrote. Returns the visit keys that are new and
+    how much each visit's dwell grew (the page reports its dwell so far, so a visit's events may land in several
+    batches: only the growth is new time)."""
     existing = {visit.visit_key: visit for visit in CardVisit.objects.filter(visit_key__in=list(drafts))}
     known_shares = set(Share.objects.filter(pk__in={d.share_id for d in drafts.values() if d.share_id})
                        .values_list("pk", flat=True))
-    rows = []
+    rows, growth = [], {}
     for visit_key, draft in drafts.items():
         old = existing.get(visit_key)
+        growth[visit_key] = max(draft.dwell_seconds - (old.dwell_seconds if old else 0), 0)
         actions = dict(old.actions) if old else {}
         for action, count in draft.actions.items():
             actions[action] = actions.get(action, 0) + count
@@ -132,7 +135,7 @@ def _visits_upsert(drafts: dict[str, _VisitDraft]) -> set[str]:
             products=products[:50]))
     CardVisit.objects.bulk_create(rows, update_conflicts=True, unique_fields=["visit_key"],
                                   update_fields=["share", "last_seen_at", "dwell_seconds", "actions", "products"])
-    return set(drafts) - set(existing)
+    return set(drafts) - set(existing), growth
 
 
 def _attribution_replaces(referral: Referral, *, share_id: str, at: datetime) -> bool:
@@ -191,7 +194,8 @@ def _referrals_apply(*, cards: dict[int, BusinessCard], firsts: dict, arrivals: 
     return [referral for referral, _previous in changed]
 
 
-def _leads_apply(*, cards: dict[int, BusinessCard], drafts: list[_VisitDraft], new_visits: set[str]) -> dict:
+def _leads_apply(*, cards: dict[int, BusinessCard], drafts: list[_VisitDraft], new_visits: set[str],
+                 dwell_growth: dict[str, int]) -> dict:
     """One lead per (card owner, visitor): counters, first and last seen. Returns leads by (owner id, key)."""
     merged: dict[tuple[int, str], dict] = {}
     for draft in drafts:
@@ -202,7 +206,7 @@ def _leads_apply(*, cards: dict[int, BusinessCard], drafts: list[_VisitDraft], n
             "card": card, "visits": 0, "dwell": 0, "actions": defaultdict(int), "first": draft.started_at,
             "last": draft.last_seen_at})
         entry["visits"] += draft.visit_key in new_visits
-        entry["dwell"] += draft.dwell_seconds
+        entry["dwell"] += dwell_growth[draft.visit_key]
         for action, count in draft.actions.items():
             entry["actions"][action] += count
         entry["first"] = min(entry["first"], draft.started_at)

@@ -121,3 +121,13 @@ def test_a_payment_in_the_store_converts_the_buyers_lead(card, rep, store):
     assert lead.converted_at is not None and lead.stage == Lead.Stage.WON
     converted = BehaviourEvent.objects.get(kind="lead_converted")
     assert converted.payload["order_id"] == 99 and converted.payload["card_id"] == card.pk
+
+
+def test_a_visits_dwell_reported_in_several_batches_counts_once_on_the_lead(card, rep):
+    share = sharing.share_create(card_id=card.pk, user_id=rep.pk)
+    track(card, visitor=ALICE, share=share, visit="open-0001", action="leave", dwell_seconds=40)
+    visits_run()
+    track(card, visitor=ALICE, share=share, visit="open-0001", action="leave", dwell_seconds=60)  # dwell so far
+    visits_run()
+    assert CardVisit.objects.get().dwell_seconds == 60
+    assert Lead.objects.get().dwell_seconds == 60
