@@ -20,4 +20,10 @@ urlpatterns = [
     path("commission", api.CommissionAccountApi.as_view()),
     path("commission/entries", api.CommissionEntryListApi.as_view()),
     path("commission/withdrawals", api.WithdrawalListApi.as_view()),
+    # share-graph analytics
+    path("cards/<id:card_id>/analytics/tree", api.CardTreeApi.as_view()),
+    path("cards/<id:card_id>/analytics/levels", api.CardLevelsApi.as_view()),
+    path("cards/<id:card_id>/analytics/spreaders", api.CardSpreadersApi.as_view()),
+    path("leads/<id:lead_id>/chain", api.LeadChainApi.as_view()),
+    path("cards/analytics/orders/<id:order_id>/attribution", api.OrderAttributionApi.as_view()),
 ]

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import redis
 from falkordb import Edge, FalkorDB, Node, Path
 
-from cards.graph.base import GraphBackend, GraphQueryError, GraphUnavailable, UniqueKey
+from cards.graph.base import EdgeIndex, GraphBackend, GraphQueryError, GraphUnavailable, UniqueKey
 
 
 def _plain(value: Any) -> Any:
@@ -55,27 +55,27 @@ class FalkorDBBackend(GraphBackend):
         except Exception as error:  # health reports, never raises
             return {"ok": False, "backend": self.kind, "error": f"{type(error).__name__}: {error}"}
 
-    def ensure_schema(self, keys: tuple[UniqueKey, ...]) -> None:
-        existing_indexes = {(row["label"], prop) for row in self.run("CALL db.indexes() YIELD label, properties")
-                            for prop in row["properties"]}
-        for key in keys:
-            if (key.label, key.property) not in existing_indexes:
-                self.run(f"CREATE INDEX FOR (n:{key.label}) ON (n.{key.property})")
+    def ensure_schema(self, schema: tuple[UniqueKey | EdgeIndex, ...]) -> None:
+        existing = {(row["label"], prop) for row in self.run("CALL db.indexes() YIELD label, properties")
+                    for prop in row["properties"]}
+        for item in schema:
+            if isinstance(item, EdgeIndex):
+                if (item.type, item.property) not in existing:
+                    self.run(f"CREATE INDEX FOR ()-[r:{item.type}]-() ON (r.{item.property})")
+            elif (item.label, item.property) not in existing:
+                self.run(f"CREATE INDEX FOR (n:{item.label}) ON (n.{item.property})")
         existing_constraints = {
             (row["label"], tuple(row["properties"]))
             for row in self.run("CALL db.constraints() YIELD type, label, properties WHERE type = 'UNIQUE' "
                                 "RETURN label, properties")
         }
-        for key in keys:
-            if (key.label, (key.property,)) not in existing_constraints:
+        for key in schema:
+            if isinstance(key, UniqueKey) and (key.label, (key.property,)) not in existing_constraints:
                 try:
                     self._graph.create_node_unique_constraint(key.label, key.property)
                 except redis.exceptions.ResponseError as error:
                     if "already exists" not in str(error).lower():
                         raise GraphQueryError(str(error)) from error
-
-    def drop_all(self) -> None:
-        self.run("MATCH (n) DETACH DELETE n")
 
     def delete_graph(self) -> None:
         """Drop the whole graph key (tests use throwaway graph names)."""
