@@ -50,7 +50,7 @@ LEVELS = ("MATCH ()-[x:REFERRED {{card: $card}}]->() WITH count(x) AS total "
           "ORDER BY level")
 # Everyone but the rep who brought somebody to the card: how many people they reached within `depth` hops, how
 # many directly, and how many of those converted.
-SPREADERS = ("MATCH (s:Person)-[:REFERRED {{card: $card}}]->() WHERE s.key <> $root WITH DISTINCT s "
+SPREADERS = ("MATCH ()-[r:REFERRED {{card: $card}}]->() WITH DISTINCT startNode(r) AS s WHERE s.key <> $root "
              "MATCH p = (s)-[:REFERRED*1..{depth} {{card: $card}}]->(v:Person) "
              "WITH s, v, length(p) AS hops "
              "OPTIONAL MATCH (v)-[x:CONVERTED {{card: $card}}]->(:Card) "

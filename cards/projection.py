@@ -48,8 +48,10 @@ _SHARES = ("UNWIND $rows AS row MATCH (c:Card {id: row.card}) MERGE (p:Person {k
            "SET s.card = row.card, s.parent = row.parent, s.depth = row.depth, s.channel = row.channel, "
            "s.at = row.at, s.stamp = $stamp")
 # A visitor's incoming REFERRED for the card that the row does not say (another sharer, or no referral at all).
-_REFERRED_DROP = ("UNWIND $rows AS row MATCH (s:Person)-[r:REFERRED {card: row.card}]->(:Person {key: row.visitor}) "
-                  "WHERE row.sharer IS NULL OR s.key <> row.sharer DELETE r")
+# (The visitor is bound first: FalkorDB's planner would otherwise start from every Person and the card's index.)
+_REFERRED_DROP = ("UNWIND $rows AS row MATCH (v:Person {key: row.visitor}) WITH row, v "
+                  "MATCH (s)-[r:REFERRED]->(v) WHERE r.card = row.card AND (row.sharer IS NULL OR s.key <> row.sharer) "
+                  "DELETE r")
 _REFERRED = ("UNWIND $rows AS row MERGE (s:Person {key: row.sharer}) MERGE (v:Person {key: row.visitor}) "
              "MERGE (s)-[r:REFERRED {card: row.card}]->(v) "
              "SET r.share = row.share, r.channel = row.channel, r.depth = row.depth, r.at = row.at, "

@@ -27,14 +27,17 @@ class FalkorDBBackend(GraphBackend):
     def __init__(self, url: str, name: str):
         super().__init__(url, name)
         parts = urlsplit(url)
-        self._db = FalkorDB(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 6379,
-            username=parts.username or None,
-            password=parts.password or None,
-            socket_timeout=10,
-            socket_connect_timeout=3,
-        )
+        try:  # the client asks the server whether it is a Sentinel as it connects
+            self._db = FalkorDB(
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port or 6379,
+                username=parts.username or None,
+                password=parts.password or None,
+                socket_timeout=10,
+                socket_connect_timeout=3,
+            )
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+            raise GraphUnavailable(str(error)) from error
         self._graph = self._db.select_graph(name)
 
     def run(self, cypher: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -47,6 +50,10 @@ class FalkorDBBackend(GraphBackend):
         columns = [column[1] if isinstance(column, list | tuple) else column for column in result.header]
         columns = [column.decode() if isinstance(column, bytes) else column for column in columns]
         return [dict(zip(columns, (_plain(value) for value in row), strict=True)) for row in result.result_set]
+
+    def plan(self, cypher: str, params: dict[str, Any] | None = None) -> str:
+        """The execution plan FalkorDB would run (tests check that every query starts from an index)."""
+        return str(self._graph.explain(cypher, params or {}))
 
     def health(self) -> dict[str, Any]:
         try:

@@ -18,8 +18,8 @@ RELATIONSHIPS = ("MATCH (a)-[r]->(b) RETURN type(r) AS type, a.key AS start, coa
 NODES = "MATCH (n) RETURN labels(n)[0] AS label, properties(n) AS props"
 
 
-@pytest.fixture
-def graph(settings):
+@pytest.fixture(name="graph")
+def fresh_graph(settings):
     """Point the projection and the analytics at a fresh graph on the test's FalkorDB, dropped afterwards."""
     settings.GRAPH_NAME = f"test_graph_{uuid.uuid4().hex[:10]}"
     graph_shared_close()

@@ -10,7 +10,7 @@ from cards.services import sharing
 from core.events import consumer_lag
 from core.models import EventCursor
 from tests.cards.conftest import track, visits_run
-from tests.cards.graph_world import forest_grow, graph, graph_run, snapshot  # noqa: F401  (fixture)
+from tests.cards.graph_world import forest_grow, fresh_graph, graph_run, snapshot  # noqa: F401  (`graph`)
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
