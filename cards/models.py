@@ -442,3 +442,13 @@ class Withdrawal(TimeStampedModel):
             models.UniqueConstraint(fields=["account", "idempotency_key"], name="withdrawal_idempotent"),
             models.CheckConstraint(condition=Q(amount__gt=0, fee__gte=0, net_amount__gt=0), name="withdrawal_positive"),
         ]
+
+
+class CardAnalytics(BusinessCard):
+    """The merchant console's share-analytics pages (cards/console_analytics.py) list cards: a view of BusinessCard,
+    no table of its own."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "分享分析 share analytics"
+        verbose_name_plural = "分享分析 share analytics"

@@ -8,6 +8,7 @@ from django.views.defaults import bad_request, page_not_found
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+import cards.console_analytics  # noqa: F401  (registers the share-analytics pages on the merchant console)
 from core.api import not_found_json
 from core.health import healthz
 from mall.consoles import merchant_console  # also registers the shipping page on the supplier console

@@ -9,10 +9,24 @@ import pytest
 
 from cards.events import GRAPH
 from cards.graph import graph_backend, graph_shared_close
+from cards.models import Lead
 from cards.services import sharing
 from core.events import consumer_run, record_event
-from tests.cards.conftest import visits_run
+from mall.models import StoreStaff
+from tests.cards.conftest import track, visits_run
+from tests.factories import (
+    AddressFactory,
+    ListingFactory,
+    ProductFactory,
+    ShippingRateFactory,
+    SKUFactory,
+    StoreFactory,
+    SupplierFactory,
+    UserFactory,
+)
+from tests.mall.conftest import pay, place
 
+DEVICE = "device-api-000001"
 RELATIONSHIPS = ("MATCH (a)-[r]->(b) RETURN type(r) AS type, a.key AS start, coalesce(b.key, b.id) AS end, "
                  "properties(r) AS props")
 NODES = "MATCH (n) RETURN labels(n)[0] AS label, properties(n) AS props"
@@ -92,3 +106,28 @@ def forest_grow(*, card, rep, store, seed: int, roots: int = 4, people: int = 60
                 forest.orders.append(order_id)
     visits_run()
     return forest
+
+
+@pytest.fixture(name="world")
+def paid_world(graph, card, rep, store):
+    """The rep's share reached a device, which forwarded to a customer who paid an order in the store."""
+    root = sharing.share_create(card_id=card.pk, user_id=rep.pk, channel="moments")
+    track(card, visitor=DEVICE, share=root, visit="visit-api-0001")
+    forwarded = sharing.share_create(parent_id=root.pk, visitor_id=DEVICE, channel="group")
+    buyer = UserFactory(nickname="买家小李")
+    track(card, user=buyer, share=forwarded, visit="visit-api-0002")
+    visits_run()
+    supplier = SupplierFactory()
+    rate = ShippingRateFactory(template__supplier=supplier)
+    listing = ListingFactory(store=store, price=Decimal("50.00"), sku=SKUFactory(
+        product=ProductFactory(supplier=supplier, shipping_template=rate.template)))
+    order = pay(place(buyer, AddressFactory(user=buyer), listing, key="graph-api-order-1"))
+    visits_run()  # the payment converts the buyer's lead
+    graph_run()
+    manager = UserFactory(role="merchant_staff")
+    StoreStaff.objects.create(store=store, user=manager, role=StoreStaff.Role.MANAGER)
+    other_rep = UserFactory(role="merchant_staff")
+    other_store = StoreFactory()
+    StoreStaff.objects.create(store=other_store, user=other_rep, role=StoreStaff.Role.SALES_REP)
+    return {"order": order, "buyer": buyer, "manager": manager, "other_rep": other_rep,
+            "lead": Lead.objects.get(visitor_key=f"u:{buyer.pk}")}

@@ -5,58 +5,16 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from cards.models import Lead
-from cards.services import sharing
 from devstack.services import free_port
-from mall.models import StoreStaff
-from tests.cards.conftest import track, visits_run
-from tests.cards.graph_world import fresh_graph, graph_run  # noqa: F401  (the `graph` fixture)
-from tests.factories import (
-    AddressFactory,
-    ListingFactory,
-    ProductFactory,
-    ShippingRateFactory,
-    SKUFactory,
-    StoreFactory,
-    SupplierFactory,
-    UserFactory,
-)
-from tests.mall.conftest import pay, place
+from tests.cards.graph_world import DEVICE, fresh_graph, paid_world  # noqa: F401  (the `graph`, `world` fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-DEVICE = "device-api-000001"
 
 
 def client_of(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client
-
-
-@pytest.fixture
-def world(graph, card, rep, store):
-    """The rep's share reached a device, which forwarded to a customer who paid an order in the store."""
-    root = sharing.share_create(card_id=card.pk, user_id=rep.pk, channel="moments")
-    track(card, visitor=DEVICE, share=root, visit="visit-api-0001")
-    forwarded = sharing.share_create(parent_id=root.pk, visitor_id=DEVICE, channel="group")
-    buyer = UserFactory(nickname="买家小李")
-    track(card, user=buyer, share=forwarded, visit="visit-api-0002")
-    visits_run()
-    supplier = SupplierFactory()
-    rate = ShippingRateFactory(template__supplier=supplier)
-    listing = ListingFactory(store=store, price=Decimal("50.00"), sku=SKUFactory(
-        product=ProductFactory(supplier=supplier, shipping_template=rate.template)))
-    order = pay(place(buyer, AddressFactory(user=buyer), listing, key="graph-api-order-1"))
-    visits_run()  # the payment converts the buyer's lead
-    graph_run()
-    manager = UserFactory(role="merchant_staff")
-    StoreStaff.objects.create(store=store, user=manager, role=StoreStaff.Role.MANAGER)
-    other_rep = UserFactory(role="merchant_staff")
-    other_store = StoreFactory()
-    StoreStaff.objects.create(store=other_store, user=other_rep, role=StoreStaff.Role.SALES_REP)
-    return {"order": order, "buyer": buyer, "manager": manager, "other_rep": other_rep,
-            "lead": Lead.objects.get(visitor_key=f"u:{buyer.pk}")}
 
 
 def test_the_rep_and_the_store_manager_read_the_cards_graph(world, card, rep):
