@@ -77,4 +77,7 @@ def test_the_graph_down_is_a_503_with_its_code(world, card, settings):
     graph_shared_close()
     response = client_of(card.owner).get(f"/api/v1/cards/{card.pk}/analytics/tree")
     assert (response.status_code, response.json()["code"]) == (503, "graph_unavailable")
+    assert response.json()["message"] == "分享关系图暂时无法访问，请稍后再试"
+    english = client_of(card.owner).get(f"/api/v1/cards/{card.pk}/analytics/tree", HTTP_ACCEPT_LANGUAGE="en")
+    assert english.json()["message"] == "the share graph cannot be reached; try again shortly"
     graph_shared_close()
