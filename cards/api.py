@@ -14,7 +14,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cards import radar, selectors, vcard
+from cards import analytics, radar, selectors, vcard
 from cards.models import BusinessCard, CommissionEntry, Lead, Share
 from cards.services import commission, leads, messages, sharing
 from core.api import BeaconNegotiation, PagePagination
@@ -643,3 +643,173 @@ class RadarPollApi(APIView):
         after = _radar_cursor(values["after"], name="after") if "after" in values else None
         page = radar.radar_poll(owner_id=owner_id, after=after, wait_seconds=values["wait"])
         return Response(self.Output(page).data)
+
+
+# --- share-graph analytics (分享分析) ----------------------------------------------------------------------------
+# Each answer is one Cypher query on the share graph (cards/analytics.py). A rep reads their own cards, a store's
+# manager or owner every card of the store; another rep's card, lead or order is a 404. People are shown by an
+# opaque `ref`, a label and, where they are the rep's lead, its id: never by their device id.
+class GraphPersonOutput(serializers.Serializer):
+    ref = serializers.CharField(help_text="稳定的匿名编号 a stable, opaque reference to the person")
+    label = serializers.CharField(help_text="昵称，或匿名访客 nickname, or an anonymous visitor's label")
+    user_id = serializers.IntegerField(allow_null=True)
+    lead_id = serializers.IntegerField(allow_null=True, help_text="此人是该导购的线索时 the rep's lead for them")
+
+
+class GraphLinkOutput(serializers.Serializer):
+    share_id = serializers.CharField()
+    channel = serializers.CharField()
+    depth = serializers.IntegerField(help_text="分享层级 the share's depth in its chain of forwards")
+    at = serializers.DateTimeField(help_text="归属时间 when the referral was fixed")
+
+
+class AnalyticsDepthFilter(serializers.Serializer):
+    depth = serializers.IntegerField(min_value=1, max_value=10, required=False, default=3,
+                                     help_text="层数，最多 10 levels below the rep, at most 10")
+
+
+class CardTreeApi(APIView):
+    """传播树 The propagation tree under the card's rep."""
+
+    @extend_schema_serializer(component_name="CardTreeFilter")
+    class Filter(AnalyticsDepthFilter):
+        limit = serializers.IntegerField(min_value=1, max_value=2000, required=False, default=500,
+                                         help_text="最多返回节点数 at most this many people, level by level")
+
+    @extend_schema_serializer(component_name="CardTreeOutput")
+    class Output(serializers.Serializer):
+        class Node(serializers.Serializer):
+            person = GraphPersonOutput()
+            parent = serializers.CharField(help_text="上级的 ref the ref of who brought them")
+            level = serializers.IntegerField()
+            share_id = serializers.CharField()
+            channel = serializers.CharField()
+            at = serializers.DateTimeField()
+
+        card_id = serializers.IntegerField()
+        depth = serializers.IntegerField()
+        limit = serializers.IntegerField()
+        truncated = serializers.BooleanField(help_text="该深度内还有更多人 more people exist within this depth")
+        root = GraphPersonOutput()
+        nodes = Node(many=True)
+
+    @extend_schema(summary="传播树 Propagation tree of my card", parameters=[Filter],
+                   responses={200: Output, **errors(503)}, tags=["analytics"])
+    def get(self, request, card_id: int):
+        filters = self.Filter(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        return Response(self.Output(analytics.card_tree_for(user=request.user, card_id=card_id,
+                                                            **filters.validated_data)).data)
+
+
+class CardLevelsApi(APIView):
+    """各层人数、二次转发率与裂变系数 People per level, the second-level share ratio and the branching factor."""
+
+    @extend_schema_serializer(component_name="CardLevelsFilter")
+    class Filter(serializers.Serializer):
+        depth = serializers.IntegerField(min_value=1, max_value=10, required=False, default=10)
+
+    @extend_schema_serializer(component_name="CardLevelsOutput")
+    class Output(serializers.Serializer):
+        class Level(serializers.Serializer):
+            level = serializers.IntegerField()
+            people = serializers.IntegerField()
+            forwarders = serializers.IntegerField(help_text="其中再次转发的人数 of them, people who forwarded it")
+            forward_ratio = serializers.FloatField(allow_null=True)
+            branching = serializers.FloatField(allow_null=True, help_text="本层人数 / 上层人数 people here per "
+                                                                          "person one level up")
+
+        card_id = serializers.IntegerField()
+        depth = serializers.IntegerField()
+        levels = Level(many=True)
+        reached = serializers.IntegerField(help_text="该深度内导购树上的人数 people in the rep's tree within depth")
+        referred_total = serializers.IntegerField(help_text="该名片的全部归属人数 every referral of the card")
+        outside = serializers.IntegerField(help_text="更深或不在导购树上 deeper, or in chains not under the rep")
+        second_level_ratio = serializers.FloatField(allow_null=True, help_text="二次转发率 share of level-1 "
+                                                                               "visitors who forwarded again")
+        branching_factor = serializers.FloatField(allow_null=True, help_text="平均每人带来的人数 people each "
+                                                                             "person brought, on average")
+
+    @extend_schema(summary="各层人数与二次转发率 People per level and second-level share ratio",
+                   parameters=[Filter], responses={200: Output, **errors(503)}, tags=["analytics"])
+    def get(self, request, card_id: int):
+        filters = self.Filter(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        return Response(self.Output(analytics.card_levels_for(user=request.user, card_id=card_id,
+                                                              **filters.validated_data)).data)
+
+
+class CardSpreadersApi(APIView):
+    """传播达人 Top spreaders of a card: reach and conversions."""
+
+    @extend_schema_serializer(component_name="CardSpreadersFilter")
+    class Filter(AnalyticsDepthFilter):
+        limit = serializers.IntegerField(min_value=1, max_value=100, required=False, default=20)
+
+    @extend_schema_serializer(component_name="CardSpreadersOutput")
+    class Output(serializers.Serializer):
+        class Spreader(serializers.Serializer):
+            person = GraphPersonOutput()
+            reach = serializers.IntegerField(help_text="该深度内带来的人数 people brought within depth")
+            direct = serializers.IntegerField(help_text="直接带来的人数 people brought directly")
+            conversions = serializers.IntegerField(help_text="其中成交的人数 of them, people who converted")
+
+        card_id = serializers.IntegerField()
+        depth = serializers.IntegerField()
+        spreaders = Spreader(many=True)
+
+    @extend_schema(summary="传播达人 Top spreaders of my card", parameters=[Filter],
+                   responses={200: Output, **errors(503)}, tags=["analytics"])
+    def get(self, request, card_id: int):
+        filters = self.Filter(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        return Response(self.Output(analytics.card_spreaders_for(user=request.user, card_id=card_id,
+                                                                 **filters.validated_data)).data)
+
+
+class GraphChainFields(serializers.Serializer):
+    people = GraphPersonOutput(many=True, help_text="从第一位分享人到客户 from the first sharer down to the visitor")
+    links = GraphLinkOutput(many=True)
+    from_rep = serializers.BooleanField(help_text="链路始于导购本人 the chain starts at the card's rep")
+    amount = MoneyField(allow_null=True)
+    converted_at = serializers.DateTimeField(allow_null=True)
+
+
+class LeadChainApi(APIView):
+    """成交链路 The chain of shares from the rep to a lead."""
+
+    @extend_schema_serializer(component_name="LeadChainOutput")
+    class Output(GraphChainFields):
+        lead_id = serializers.IntegerField()
+        card_id = serializers.IntegerField()
+        order_id = serializers.IntegerField(allow_null=True)
+
+    @extend_schema(summary="线索的分享链路 Chain from the rep to a lead", responses={200: Output, **errors(503)},
+                   tags=["analytics"])
+    def get(self, request, lead_id: int):
+        return Response(self.Output(analytics.lead_chain_for(user=request.user, lead_id=lead_id)).data)
+
+
+class OrderAttributionApi(APIView):
+    """订单归因 Attribution of an order to the sharers on its chain."""
+
+    @extend_schema_serializer(component_name="OrderAttributionOutput")
+    class Output(serializers.Serializer):
+        class Attribution(GraphChainFields):
+            class Credit(serializers.Serializer):
+                person = GraphPersonOutput()
+                amount = MoneyField()
+
+            card_id = serializers.IntegerField()
+            lead_id = serializers.IntegerField()
+            credits = Credit(many=True, help_text="线性归因：链路上每位分享人均分 linear: an equal part for each "
+                                                  "sharer on the chain, the remainder to the direct referrer")
+
+        order_id = serializers.IntegerField()
+        buyer = GraphPersonOutput()
+        attributions = Attribution(many=True)
+
+    @extend_schema(summary="订单归因 Attribute an order to the sharers on its chain",
+                   responses={200: Output, **errors(503)}, tags=["analytics"])
+    def get(self, request, order_id: int):
+        return Response(self.Output(analytics.order_attribution_for(user=request.user, order_id=order_id)).data)

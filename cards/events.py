@@ -16,7 +16,7 @@ from core.events import Actor, batch_consumer, declare, subscribe
 from core.models import BehaviourEvent
 
 VISITS = "cards.visits"
-GRAPH = "cards.graph"
+GRAPH = projection.CONSUMER
 
 # --- cards and shares ---
 declare("card_published", meaning="a rep published their business card", fields={"store_id": int})

@@ -454,3 +454,13 @@ class Withdrawal(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"提现 withdrawal #{self.pk}"
+
+
+class CardAnalytics(BusinessCard):
+    """The merchant console's share-analytics pages (cards/console_analytics.py) list cards: a view of BusinessCard,
+    no table of its own."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "分享分析 share analytics"
+        verbose_name_plural = "分享分析 share analytics"

@@ -24,4 +24,10 @@ urlpatterns = [
     path("cards/<id:card_id>/vcard", api.CardVcardApi.as_view()),
     path("radar", api.RadarPollApi.as_view()),
     path("radar/stream", api.RadarStreamApi.as_view()),
+    # share-graph analytics
+    path("cards/<id:card_id>/analytics/tree", api.CardTreeApi.as_view()),
+    path("cards/<id:card_id>/analytics/levels", api.CardLevelsApi.as_view()),
+    path("cards/<id:card_id>/analytics/spreaders", api.CardSpreadersApi.as_view()),
+    path("leads/<id:lead_id>/chain", api.LeadChainApi.as_view()),
+    path("cards/analytics/orders/<id:order_id>/attribution", api.OrderAttributionApi.as_view()),
 ]

@@ -402,6 +402,9 @@ SPECTACULAR_SETTINGS = {
         {"name": "cards", "description": "智能名片 Business cards: my cards, open a card by its share, forward it, "
                                      "track what visitors do"},
         {"name": "leads", "description": "线索与客户 A rep's leads and follow-ups; a manager reassigns customers"},
+        {"name": "analytics", "description": "分享分析 Share-graph analytics of a rep's cards: propagation tree, "
+                                         "people per level and second-level share ratio, top spreaders, the chain "
+                                         "to a lead, attribution of an order"},
         {"name": "commission", "description": "分销佣金 Two-level rebates: balances, ledger, withdrawals"},
         {"name": "coupons", "description": "优惠券 Claimable coupons and the shopper's own"},
         {"name": "group-buys", "description": "拼团 Group-buy campaigns: open a team, join one, follow it"},

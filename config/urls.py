@@ -8,7 +8,10 @@ from django.views.defaults import bad_request, page_not_found
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-import cards.console  # noqa: F401  (registers the card, lead, radar and commission pages on the merchant console)
+# Imported for what they register on the merchant console: the card, lead, radar and commission pages; the
+# share-analytics pages.
+import cards.console
+import cards.console_analytics  # noqa: F401
 from cards import pages as card_pages
 from core.api import not_found_json
 from core.health import healthz

@@ -34,6 +34,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -546,6 +547,25 @@ class _AdvisoryLock:
         if self.acquired:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [self.key])
+
+
+@contextlib.contextmanager
+def consumer_paused(*, name: str, timeout: float = 60.0):
+    """Hold a batch consumer's lock for the duration of the block: no run of it starts meanwhile, and one in
+    progress is waited for (at most `timeout` seconds, then TimeoutError). For work that must not interleave with
+    the consumer's writes, such as rebuilding the projection it maintains. Outside any transaction."""
+    if connection.in_atomic_block:
+        raise RuntimeError("consumer_paused must not be used inside a transaction")
+    lock = _AdvisoryLock(name)
+    deadline = time.monotonic() + timeout
+    while not lock.__enter__():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"batch consumer {name} kept running for more than {timeout} s")
+        time.sleep(0.2)
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
 
 
 def consumer_run(*, name: str, max_batches: int | None = None) -> int:

@@ -4,18 +4,23 @@ connection, parameters and schema statements. `get_graph()` picks the adapter fr
 - ``falkordb://host:port`` (dev/test: FalkorDB in the embedded redis-server),
 - ``neo4j://user:password@host:7687`` or ``bolt://...`` (production).
 """
+import os
+import threading
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from cards.graph.base import GraphBackend, GraphError, GraphQueryError, GraphUnavailable, UniqueKey
+from cards.graph.base import EdgeIndex, GraphBackend, GraphError, GraphQueryError, GraphUnavailable, UniqueKey
 
-# The unique keys of the share graph's nodes (the schema both backends set up).
-SCHEMA: tuple[UniqueKey, ...] = (
-    UniqueKey("User", "id"),
+# The share graph's schema, set up the same way on both backends (cards/projection.py describes the shape).
+# Every query starts from a node found by its key (a person, a card); the relationship indexes serve the
+# queries that start from "every relationship of card C" (a whole card's counts, the rebuild's sweep).
+SCHEMA: tuple[UniqueKey | EdgeIndex, ...] = (
+    UniqueKey("Person", "key"),  # reps and visitors ("u:<user id>" or "v:<device id>")
     UniqueKey("Card", "id"),
-    UniqueKey("Share", "id"),
-    UniqueKey("Person", "key"),  # reps and visitors of the share graph ("u:<user id>" or "v:<device id>")
+    EdgeIndex("REFERRED", "card"),
+    EdgeIndex("SHARED", "card"),
+    EdgeIndex("CONVERTED", "card"),
 )
 
 
@@ -35,4 +40,41 @@ def graph_backend(url: str | None = None, name: str | None = None) -> GraphBacke
     raise ValueError(f"GRAPH_URL scheme {scheme!r} is not supported: use falkordb://, neo4j:// or bolt://")
 
 
-__all__ = ["SCHEMA", "GraphBackend", "GraphError", "GraphQueryError", "GraphUnavailable", "UniqueKey", "graph_backend"]
+_shared: dict[str, GraphBackend] = {}
+_shared_lock = threading.Lock()
+
+
+def graph_shared() -> GraphBackend:
+    """This process's long-lived connection to the configured graph, for reads on the request path (both drivers
+    pool their connections and are safe across threads): a request does not pay for a new connection. Never
+    closed by callers; a forked process makes its own."""
+    key = f"{os.getpid()}:{settings.GRAPH_URL}:{settings.GRAPH_NAME}"
+    backend = _shared.get(key)
+    if backend is None:
+        with _shared_lock:
+            backend = _shared.get(key)
+            if backend is None:
+                backend = _shared[key] = graph_backend()
+    return backend
+
+
+def graph_shared_close() -> None:
+    """Close this process's shared connections (tests that point GRAPH_URL or GRAPH_NAME elsewhere, shutdown)."""
+    with _shared_lock:
+        backends = list(_shared.values())
+        _shared.clear()
+    for backend in backends:
+        backend.close()
+
+
+__all__ = [
+    "SCHEMA",
+    "EdgeIndex",
+    "GraphBackend",
+    "GraphError",
+    "GraphQueryError",
+    "GraphUnavailable",
+    "UniqueKey",
+    "graph_backend",
+    "graph_shared",
+]

@@ -18,7 +18,17 @@ class GraphQueryError(GraphError):
 
 @dataclass(frozen=True)
 class UniqueKey:
+    """A node property that identifies the node (a unique constraint, and the index behind it)."""
+
     label: str
+    property: str
+
+
+@dataclass(frozen=True)
+class EdgeIndex:
+    """An index on a relationship property: queries that start from "every relationship of card C" use it."""
+
+    type: str
     property: str
 
 
@@ -40,12 +50,15 @@ class GraphBackend(ABC):
         """{"ok": bool, "backend": kind, ...}; never raises."""
 
     @abstractmethod
-    def ensure_schema(self, keys: tuple[UniqueKey, ...]) -> None:
-        """Create the unique constraints (and the indexes behind them) if they are missing."""
+    def ensure_schema(self, schema: tuple[UniqueKey | EdgeIndex, ...]) -> None:
+        """Create the unique constraints (and the indexes behind them) and the relationship indexes that are
+        missing; an existing one is left as it is."""
 
-    @abstractmethod
-    def drop_all(self) -> None:
-        """Delete every node and relationship of this graph (used to rebuild the projection, and by tests)."""
+    def drop_all(self, *, batch: int = 10_000) -> None:
+        """Delete every node and relationship of this graph (tests; a rebuild never needs it), in batches so a
+        large graph is not one huge transaction."""
+        while self.run(f"MATCH (n) WITH n LIMIT {int(batch)} DETACH DELETE n RETURN count(*) AS n")[0]["n"]:
+            pass
 
     @abstractmethod
     def close(self) -> None: ...

@@ -6,7 +6,7 @@ import neo4j
 from neo4j.exceptions import Neo4jError, ServiceUnavailable
 from neo4j.graph import Node, Path, Relationship
 
-from cards.graph.base import GraphBackend, GraphQueryError, GraphUnavailable, UniqueKey
+from cards.graph.base import EdgeIndex, GraphBackend, GraphQueryError, GraphUnavailable, UniqueKey
 
 
 def _plain(value: Any) -> Any:
@@ -50,15 +50,14 @@ class Neo4jBackend(GraphBackend):
         except Exception as error:  # health reports, never raises
             return {"ok": False, "backend": self.kind, "error": f"{type(error).__name__}: {error}"}
 
-    def ensure_schema(self, keys: tuple[UniqueKey, ...]) -> None:
-        for key in keys:
-            constraint = f"{key.label.lower()}_{key.property}_unique"
-            self.run(
-                f"CREATE CONSTRAINT {constraint} IF NOT EXISTS FOR (n:{key.label}) REQUIRE n.{key.property} IS UNIQUE"
-            )
-
-    def drop_all(self) -> None:
-        self.run("MATCH (n) DETACH DELETE n")
+    def ensure_schema(self, schema: tuple[UniqueKey | EdgeIndex, ...]) -> None:
+        for item in schema:
+            if isinstance(item, EdgeIndex):
+                self.run(f"CREATE INDEX {item.type.lower()}_{item.property} IF NOT EXISTS "
+                         f"FOR ()-[r:{item.type}]-() ON (r.{item.property})")
+            else:
+                self.run(f"CREATE CONSTRAINT {item.label.lower()}_{item.property}_unique IF NOT EXISTS "
+                         f"FOR (n:{item.label}) REQUIRE n.{item.property} IS UNIQUE")
 
     def close(self) -> None:
         self._driver.close()

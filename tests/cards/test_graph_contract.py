@@ -5,6 +5,7 @@ import uuid
 import pytest
 from django.conf import settings
 
+from cards import analytics, projection
 from cards.graph import SCHEMA, GraphQueryError, graph_backend
 
 
@@ -31,19 +32,39 @@ def test_health_reports_ok(graph):
 
 
 def test_create_and_read_back_with_parameters(graph):
-    graph.run("CREATE (:User {id: $id, nickname: $nickname})", {"id": 1, "nickname": "小红"})
-    assert graph.run("MATCH (u:User {id: $id}) RETURN u.nickname AS nickname", {"id": 1}) == [{"nickname": "小红"}]
-    rows = graph.run("MATCH (u:User {id: 1}) RETURN u")
-    assert rows == [{"u": {"id": 1, "nickname": "小红"}}]  # nodes come back as plain property dicts
+    graph.run("CREATE (:Person {key: $key, nickname: $nickname})", {"key": "u:1", "nickname": "小红"})
+    assert graph.run("MATCH (p:Person {key: $key}) RETURN p.nickname AS nickname", {"key": "u:1"}) == [
+        {"nickname": "小红"}]
+    rows = graph.run("MATCH (p:Person {key: 'u:1'}) RETURN p")
+    assert rows == [{"p": {"key": "u:1", "nickname": "小红"}}]  # nodes come back as plain property dicts
 
 
-def test_merge_is_idempotent_and_the_unique_key_holds(graph):
+def test_merge_is_idempotent_and_the_unique_keys_hold(graph):
     for _ in range(3):
-        graph.run("MERGE (u:User {id: $id}) ON CREATE SET u.created = true", {"id": 7})
-    assert graph.run("MATCH (u:User {id: 7}) RETURN count(u) AS n") == [{"n": 1}]
+        graph.run("MERGE (p:Person {key: $key}) ON CREATE SET p.created = true", {"key": "v:device-7"})
+        graph.run("MERGE (c:Card {id: $id})", {"id": 7})
+    assert graph.run("MATCH (p:Person {key: 'v:device-7'}) RETURN count(p) AS n") == [{"n": 1}]
     with pytest.raises(GraphQueryError):
-        graph.run("CREATE (:User {id: 7})")
+        graph.run("CREATE (:Person {key: 'v:device-7'})")
+    with pytest.raises(GraphQueryError):
+        graph.run("CREATE (:Card {id: 7})")
     graph.ensure_schema(SCHEMA)  # a second schema setup changes nothing and does not fail
+
+
+def test_every_projection_and_analytics_statement_starts_from_an_index(graph):
+    """A planner that scans every Person (or every node) for each row turns a batch into minutes on a real graph:
+    each statement must find its starting nodes or relationships by an index (FalkorDB shows its plan)."""
+    if not hasattr(graph, "plan"):
+        pytest.skip("plans are checked on FalkorDB")
+    graph.run("MERGE (:Person {key: 'u:1'})-[:REFERRED {card: 1}]->(:Person {key: 'v:a'})")
+    params = {"rows": [], "keys": [], "card": 1, "root": "u:1", "limit": 5, "stamp": "x", "visitor": "v:a",
+              "lead": 1, "buyer": "v:a", "order": 1, "cards": [1]}
+    statements = {name: text for module in (projection, analytics) for name, text in vars(module).items()
+                  if name.isupper() and isinstance(text, str) and ("MATCH" in text or "MERGE" in text)}
+    assert len(statements) >= 15
+    for name, text in statements.items():
+        plan = graph.plan(text.format(depth=3, hops=50) if "{depth}" in text or "{hops}" in text else text, params)
+        assert "Label Scan" not in plan and "All Node Scan" not in plan, (name, plan)
 
 
 def test_list_of_maps_parameter_builds_a_share_chain(graph):
