@@ -318,19 +318,29 @@ def visitors_merge(*, pairs: list[tuple[str, int]]) -> None:
 # --- conversions ------------------------------------------------------------------------------------------------
 def leads_convert(*, events: list[BehaviourEvent]) -> None:
     """A lead converts when its visitor pays an order in the card's store within CARDS_CONVERSION_DAYS of their
-    last visit (the label of the intent score)."""
+    last visit (the label of the intent score). Set-based: one read of the batch's candidate leads, one write."""
     window = timedelta(days=settings.CARDS_CONVERSION_DAYS)
-    for event in events:
+    pairs = {(f"u:{event.actor_id}", event.payload["store_id"]) for event in events if event.actor_id is not None}
+    if not pairs:
+        return
+    query = Q()
+    for key, store_id in pairs:
+        query |= Q(visitor_key=key, store_id=store_id)
+    candidates: dict[tuple[str, int], list[Lead]] = defaultdict(list)
+    for lead in Lead.objects.filter(query, converted_at__isnull=True).order_by("pk"):
+        candidates[(lead.visitor_key, lead.store_id)].append(lead)
+    converted = []
+    for event in events:  # in commit order: a lead converts on the first payment that qualifies
         buyer_key = f"u:{event.actor_id}"
-        store_id = event.payload["store_id"]
-        leads = Lead.objects.filter(visitor_key=buyer_key, store_id=store_id, converted_at__isnull=True,
-                                    last_seen_at__gte=event.created_at - window,
-                                    last_seen_at__lte=event.created_at)
-        for lead in leads:
-            lead.converted_at = event.created_at
+        for lead in candidates.get((buyer_key, event.payload["store_id"]), ()):
+            if lead.converted_at is not None or not (
+                    event.created_at - window <= lead.last_seen_at <= event.created_at):
+                continue
+            lead.converted_at, lead.updated_at = event.created_at, timezone.now()
             if lead.stage != Lead.Stage.LOST:
                 lead.stage = Lead.Stage.WON
-            lead.save(update_fields=["converted_at", "stage", "updated_at"])
+            converted.append(lead)
             record_event(kind="lead_converted", object_type="cards.lead", object_id=lead.pk,
                          payload={"lead_id": lead.pk, "card_id": lead.card_id, "visitor_key": buyer_key,
                                   "order_id": int(event.object_id), "amount": Decimal(str(event.payload["total"]))})
+    Lead.objects.bulk_update(converted, ["converted_at", "stage", "updated_at"])
