@@ -673,6 +673,23 @@ def demo_cards_ensure() -> list[CardSpec]:
     return specs
 
 
+@dataclass
+class PlanInputs:
+    customers: list[CustomerHistory]
+    titles: dict[int, str]  # listing id -> its product's Chinese title
+    end: datetime  # the last demo order: nothing happens after it
+
+
+def demo_cards_inputs(*, cards: list[CardSpec]) -> PlanInputs | None:
+    """What the plan is built from, read from the database (None when there are no demo orders)."""
+    customers, end = _customers_with_orders()
+    if end is None:
+        return None
+    titles = dict(Listing.objects.filter(store_id__in={card.store_id for card in cards})
+                  .values_list("pk", "sku__product__title"))
+    return PlanInputs(customers=customers, titles=titles, end=end)
+
+
 def _customers_with_orders() -> tuple[list[CustomerHistory], datetime | None]:
     """Every demo customer's paid demo orders per store, each with the listings of its first lines; and the time of
     the last one."""
@@ -718,13 +735,12 @@ def demo_cards_load(*, say: Say | None = None) -> dict[str, int]:
     if demo_cards_history_loaded(cards=cards):
         say("名片演示数据已完整 the cards' demo history is already loaded: nothing to do")
         return counts
-    customers, end = _customers_with_orders()
-    if end is None:
+    inputs = demo_cards_inputs(cards=cards)
+    if inputs is None:
         say("没有演示订单 no demo orders: cards without history")
         return counts
-    titles = dict(Listing.objects.filter(store_id__in={card.store_id for card in cards})
-                  .values_list("pk", "sku__product__title"))
-    plan = cards_plan_build(cards=cards, customers=customers, titles=titles, end=end)
+    customers, titles = inputs.customers, inputs.titles
+    plan = cards_plan_build(cards=cards, customers=customers, titles=titles, end=inputs.end)
     by_id = {card.card_id: card for card in cards}
     rows = history_rows(plan=plan, cards=by_id, customers=customers, conversion_days=settings.CARDS_CONVERSION_DAYS,
                         one_rep_per_store=settings.CARDS_ONE_REP_PER_STORE)

@@ -18,7 +18,7 @@ def graph_rebuild_task() -> dict:
     return projection.graph_rebuild()
 
 
-@shared_task(name="cards.intent_train_task", queue="ml", soft_time_limit=TRAINING_SOFT_TIME_LIMIT,
+@shared_task(name="cards.intent_train_task", ignore_result=False, soft_time_limit=TRAINING_SOFT_TIME_LIMIT,
              time_limit=TRAINING_SOFT_TIME_LIMIT + 60)
 def intent_train_task() -> dict:
     """Train, judge and register a new version of the intent model, then score the leads with what is active."""
@@ -28,7 +28,7 @@ def intent_train_task() -> dict:
             "note": result.note, "scored": scored["scored"], "scored_with": scored["model"]}
 
 
-@shared_task(name="cards.leads_score_task", queue="ml", soft_time_limit=TRAINING_SOFT_TIME_LIMIT,
+@shared_task(name="cards.leads_score_task", soft_time_limit=TRAINING_SOFT_TIME_LIMIT,
              time_limit=TRAINING_SOFT_TIME_LIMIT + 60)
 def leads_score_task() -> dict:
     """Score the leads (intent, reasons, interest tags) with the active model, or the points formula."""

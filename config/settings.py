@@ -213,6 +213,8 @@ BROKER_RETRY_AFTER_SECONDS = env.float("BROKER_RETRY_AFTER_SECONDS", default=15.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Heavy ML work runs on its own queue (STYLE.md rule 13), wherever it is sent from.
+CELERY_TASK_ROUTES = {"cards.intent_train_task": {"queue": "ml"}, "cards.leads_score_task": {"queue": "ml"}}
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
 CELERY_TASK_ACKS_LATE = True

@@ -139,6 +139,28 @@ def contributions(params: dict, x: np.ndarray) -> np.ndarray:
     return _standardised(params, x) * np.asarray(params["coef"]) * params["calibration"]["slope"]
 
 
+# --- activation ---------------------------------------------------------------------------------------------------
+def activation_decision(*, held_out: dict, walk_forward: dict, points_held_out: dict, active_held_out: dict | None,
+                        active_label: str = "", max_ece: float) -> tuple[bool, str]:
+    """Whether a new version replaces what is in use, from reports (core.ml.metrics.binary_report) on the same
+    held-out rows: it must be calibrated as it will be used (the walk-forward ECE at most `max_ece`), and not worse
+    than the active version (log loss, both with the calibration fitted before the held-out period) or, with no
+    version active, than the points formula (AUC). Returns the decision and a note that says why."""
+    if walk_forward["ece"] > max_ece:
+        return False, f"not activated: ECE {walk_forward['ece']:.3f} above {max_ece}"
+    if active_held_out is None:
+        if (held_out["auc"] or 0) < (points_held_out["auc"] or 0):
+            return False, (f"not activated: AUC {held_out['auc']:.3f} below the points formula's "
+                           f"{points_held_out['auc']:.3f}")
+        return True, (f"activated: AUC {held_out['auc']:.3f} (points formula {points_held_out['auc']:.3f}), "
+                      f"ECE {walk_forward['ece']:.3f}")
+    if held_out["log_loss"] > active_held_out["log_loss"]:
+        return False, (f"not activated: log loss {held_out['log_loss']:.4f} worse than {active_label}'s "
+                       f"{active_held_out['log_loss']:.4f} on the same held-out rows")
+    return True, (f"activated: log loss {held_out['log_loss']:.4f} (was {active_held_out['log_loss']:.4f} with "
+                  f"{active_label}), AUC {held_out['auc']:.3f}, ECE {walk_forward['ece']:.3f}")
+
+
 # --- why this score ---------------------------------------------------------------------------------------------
 def _count(value: float) -> int:
     return round(float(value))

@@ -1,9 +1,11 @@
 """Interest tags (兴趣标签) of a visitor, Chinese first: what they looked at (categories, price band) and what their
 chat was about (price, comparison, delivery, after-sales).
 
-Chat topics: the text is cut into jieba words (core.ml.text); a topic is present when one of its cue words, or two
-neighbouring words read together ("多少" + "钱", "质量" + "问题"), is in the topic's lexicon below. The lexicons are
-ours, written for shoppers' questions to a sales rep; they are the whole rule, so a tag can always be explained.
+Chat topics: the text is cut into jieba words (core.ml.text); a topic is present when one of its cue words is a word
+of the text, is inside a longer word (jieba reads "发顺丰" as one word), or is two neighbouring words read together
+("多少" + "钱", "质量" + "问题"). Weak cues ("多少", "还是", "比较": common words that only sometimes mean the topic)
+count only in pairs. The lexicons are ours, written for shoppers' questions to a sales rep; they are the whole rule,
+so a tag can always be explained.
 """
 import itertools
 from collections import Counter
@@ -30,8 +32,9 @@ TOPIC_CUES: dict[str, frozenset[str]] = {
         "退货", "换货", "退款", "售后", "保修", "质量问题", "坏", "坏了", "破损", "维修", "退换", "无理由", "退",
         "换", "瑕疵", "少发", "发错", "保质期", "投诉", "质保"}),
 }
-# Cue words that say little alone; they count only next to a word of their topic ("多少" + "钱").
-WEAK_CUES = frozenset({"多少", "元", "哪个", "还是", "几天", "寄", "退", "换", "一样", "推荐"})
+# Cue words that say little alone; they count only with another cue of their topic ("多少" + "钱").
+WEAK_CUES = frozenset({"多少", "元", "哪个", "还是", "几天", "寄", "退", "换", "一样", "推荐", "比较"})
+_INSIDE_CUES = {topic: tuple(cue for cue in cues - WEAK_CUES if len(cue) >= 2) for topic, cues in TOPIC_CUES.items()}
 
 
 def chat_topics(text: str) -> set[str]:
@@ -42,7 +45,8 @@ def chat_topics(text: str) -> set[str]:
     for topic, cues in TOPIC_CUES.items():
         strong = (grams & cues) - WEAK_CUES
         weak = grams & cues & WEAK_CUES
-        if strong or len(weak) >= 2:
+        inside = any(cue in token for token in tokens if len(token) > 2 for cue in _INSIDE_CUES[topic])
+        if strong or inside or len(weak) >= 2:
             found.add(topic)
     return found
 

@@ -253,27 +253,21 @@ def intent_model_train(*, as_of: datetime | None = None) -> TrainingResult:
 
 def _judge(*, held_out: dict, walk_forward: dict, points_held_out: dict, active: ModelVersion | None,
            x: np.ndarray, y: np.ndarray, metrics: dict) -> tuple[bool, str]:
-    """Activate only a calibrated model that is not worse than what is in use, on the same held-out rows."""
-    if walk_forward["ece"] > settings.CARDS_INTENT_MAX_ECE:
-        return False, f"not activated: ECE {walk_forward['ece']:.3f} above {settings.CARDS_INTENT_MAX_ECE}"
-    if active is None:
-        if (held_out["auc"] or 0) < (points_held_out["auc"] or 0):
-            return False, (f"not activated: AUC {held_out['auc']:.3f} below the points formula's "
-                           f"{points_held_out['auc']:.3f}")
-        return True, (f"activated: AUC {held_out['auc']:.3f} (points formula {points_held_out['auc']:.3f}), "
-                      f"ECE {walk_forward['ece']:.3f}")
-    try:
-        previous = binary_report(y, intent_model.predict(artefact_json(active), x,
-                                                         calibration="evaluation_calibration"))
-    except (ValueError, KeyError) as error:  # trained on other features: it cannot be compared, so it is replaced
-        metrics["active_held_out"] = {"version": active.label, "error": str(error)}
-        return True, f"activated: replaces {active.label}, which this code cannot apply ({error})"
-    metrics["active_held_out"] = {"version": active.label, **previous}
-    if held_out["log_loss"] > previous["log_loss"]:
-        return False, (f"not activated: log loss {held_out['log_loss']:.4f} worse than {active.label}'s "
-                       f"{previous['log_loss']:.4f} on the same held-out rows")
-    return True, (f"activated: log loss {held_out['log_loss']:.4f} (was {previous['log_loss']:.4f} with "
-                  f"{active.label}), AUC {held_out['auc']:.3f}, ECE {walk_forward['ece']:.3f}")
+    """The active version applied to the same held-out rows (with the calibration it had before them), then the
+    rule of cards.ml.intent.activation_decision."""
+    active_held_out = None
+    if active is not None:
+        try:
+            active_held_out = binary_report(y, intent_model.predict(artefact_json(active), x,
+                                                                    calibration="evaluation_calibration"))
+        except (ValueError, KeyError) as error:  # trained on other features: it cannot be compared, so it is replaced
+            metrics["active_held_out"] = {"version": active.label, "error": str(error)}
+            return True, f"activated: replaces {active.label}, which this code cannot apply ({error})"
+        metrics["active_held_out"] = {"version": active.label, **active_held_out}
+    return intent_model.activation_decision(held_out=held_out, walk_forward=walk_forward,
+                                            points_held_out=points_held_out, active_held_out=active_held_out,
+                                            active_label=active.label if active else "",
+                                            max_ece=settings.CARDS_INTENT_MAX_ECE)
 
 
 # --- scoring ----------------------------------------------------------------------------------------------------

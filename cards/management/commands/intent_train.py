@@ -17,7 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options["enqueue"]:
-            sent = publish(intent_train_task.s().set(queue="ml"))
+            sent = publish(intent_train_task)
             self.stdout.write("intent training sent to the worker (queue ml)" if sent else
                               self.style.WARNING("the broker did not take the task; run intent_train without "
                                                  "--enqueue, or wait for the daily run"))
