@@ -203,11 +203,17 @@ class PaidOrder:
 
 @dataclass
 class CustomerHistory:
-    """A demo customer's paid orders in one store, oldest first."""
+    """A demo customer's paid orders in one store, oldest first. `key` names the customer the same way in every
+    database (their demo phone, 199 + the UCI customer id): every draw about them hashes it, never an id."""
 
     customer_id: int
     store_id: int
     orders: list[PaidOrder]
+    key: str = ""
+
+    @property
+    def stable_key(self) -> str:
+        return self.key or str(self.customer_id)
 
 
 @dataclass
@@ -287,8 +293,8 @@ class _CardSimulation:
         self.heap: list[tuple] = []
         self.sequence = itertools.count()
         # Customers not arrived yet, by their first order: (time, customer id) keys and the histories beside them.
-        self.pending = sorted(customers, key=lambda customer: (customer.orders[0].paid_at, customer.customer_id))
-        self.pending_keys = [(customer.orders[0].paid_at, customer.customer_id) for customer in self.pending]
+        self.pending = sorted(customers, key=lambda customer: (customer.orders[0].paid_at, customer.stable_key))
+        self.pending_keys = [(customer.orders[0].paid_at, customer.stable_key) for customer in self.pending]
         self.arrivals: list[datetime] = []  # of self.people, in order (people arrive in time order)
         self.messages = itertools.count()
         self.share_by_id: dict[str, PlannedShare] = {}
@@ -328,14 +334,14 @@ class _CardSimulation:
 
     def _take_pending(self, at: datetime) -> CustomerHistory | None:
         """The customer whose first order comes soonest after `at + ARRIVAL_MARGIN`, if within ARRIVAL_WINDOW."""
-        index = bisect.bisect_left(self.pending_keys, (at + ARRIVAL_MARGIN, -1))
+        index = bisect.bisect_left(self.pending_keys, (at + ARRIVAL_MARGIN, ""))
         if index < len(self.pending) and self.pending_keys[index][0] <= at + ARRIVAL_WINDOW:
             self.pending_keys.pop(index)
             return self.pending.pop(index)
         return None
 
     def _pending_remove(self, customer: CustomerHistory) -> bool:
-        key = (customer.orders[0].paid_at, customer.customer_id)
+        key = (customer.orders[0].paid_at, customer.stable_key)
         index = bisect.bisect_left(self.pending_keys, key)
         if index < len(self.pending_keys) and self.pending_keys[index] == key:
             self.pending_keys.pop(index)
@@ -484,17 +490,18 @@ class _CardSimulation:
             self._visit(person.key, None, at, KEEN if keen else BROWSE, self._products(customer, None))
 
 
-def card_for_customer(*, customer_id: int, store_id: int, cards: list[CardSpec]) -> CardSpec | None:
-    """Which of the store's cards a (customer, store) pair came through, or None when it never came through one."""
-    roll = stable_hash(f"{customer_id}:{store_id}") % 1000
-    if roll >= CARD_REACH * 1000:
-        return None
+def card_for_customer(*, customer_key: str, store_id: int, cards: list[CardSpec]) -> CardSpec | None:
+    """Which of the store's cards a (customer, store) pair came through, or None when it never came through one.
+    The store is named by its cards' owners' phones, the customer by their stable key: the same in any database."""
     own = [card for card in cards if card.store_id == store_id]
     if not own:
         return None
+    store_key = min(card.owner_phone for card in own)
+    if stable_hash(f"{customer_key}:{store_key}") % 1000 >= CARD_REACH * 1000:
+        return None
     reps = [card for card in own if card.is_rep]
     owners = [card for card in own if not card.is_rep]
-    if owners and (not reps or stable_hash(f"card:{customer_id}:{store_id}") % 1000 < OWNER_CARD_SHARE * 1000):
+    if owners and (not reps or stable_hash(f"card:{customer_key}:{store_key}") % 1000 < OWNER_CARD_SHARE * 1000):
         return owners[0]
     return reps[0]
 
@@ -507,7 +514,7 @@ def cards_plan_build(*, cards: list[CardSpec], customers: list[CustomerHistory],
     for customer in customers:
         if not customer.orders:
             continue
-        card = card_for_customer(customer_id=customer.customer_id, store_id=customer.store_id, cards=cards)
+        card = card_for_customer(customer_key=customer.stable_key, store_id=customer.store_id, cards=cards)
         if card is not None:
             by_card[card.card_id].append(customer)
     plan = CardsPlan()
@@ -538,7 +545,8 @@ class LeadRow:
     stage: str = "new"
     converted_at: datetime | None = None
     converted_by: PaidOrder | None = None
-    # (time, last_seen_at at that time): every event time of its visits, to replay conversions in time order
+    # When each of its visits ended: the lead's last_seen_at as it stood at any moment. A demo visit never spans
+    # one of the visitor's orders (visits before an order end hours before it; others keep an hour away).
     seen: list[datetime] = field(default_factory=list)
 
 
@@ -585,7 +593,7 @@ def history_rows(*, plan: CardsPlan, cards: dict[int, CardSpec], customers: list
             lead.actions[action] = lead.actions.get(action, 0) + count
         lead.first_seen_at = min(filter(None, (lead.first_seen_at, visit.started_at)))
         lead.last_seen_at = max(filter(None, (lead.last_seen_at, visit.ended_at)))
-        lead.seen += [action.at for action in visit.actions]
+        lead.seen.append(visit.ended_at)
         if any(lead.actions.get(action) for action in Action.HIGH_INTENT):
             lead.stage = "interested"
     window = timedelta(days=conversion_days)
@@ -694,7 +702,8 @@ def _customers_with_orders() -> tuple[list[CustomerHistory], datetime | None]:
     """Every demo customer's paid demo orders per store, each with the listings of its first lines; and the time of
     the last one."""
     rows = list(Order.objects.filter(idempotency_key__startswith=ORDER_KEY_PREFIX, paid_at__isnull=False)
-                .order_by("paid_at", "pk").values_list("pk", "buyer_id", "store_id", "paid_at", "total"))
+                .order_by("paid_at", "number").values_list("pk", "buyer_id", "store_id", "paid_at", "total",
+                                                           "buyer__phone"))
     if not rows:
         return [], None
     lines: dict[int, list[int]] = defaultdict(list)
@@ -709,10 +718,10 @@ def _customers_with_orders() -> tuple[list[CustomerHistory], datetime | None]:
         for order_id, listing_id in cursor.fetchall():
             lines[order_id].append(listing_id)
     histories: dict[tuple[int, int], CustomerHistory] = {}
-    for order_id, buyer_id, store_id, paid_at, total in rows:
+    for order_id, buyer_id, store_id, paid_at, total, phone in rows:
         history = histories.get((buyer_id, store_id))
         if history is None:
-            history = histories[(buyer_id, store_id)] = CustomerHistory(buyer_id, store_id, [])
+            history = histories[(buyer_id, store_id)] = CustomerHistory(buyer_id, store_id, [], key=phone)
         history.orders.append(PaidOrder(order_id, paid_at, total, tuple(lines[order_id])))
     return list(histories.values()), rows[-1][3]
 

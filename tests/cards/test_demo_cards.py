@@ -79,7 +79,7 @@ def test_the_plan_is_seeded_and_follows_the_branching_process():
     # the others never open a card.
     reached = 0
     for customer in customers:
-        card = demo.card_for_customer(customer_id=customer.customer_id, store_id=1, cards=cards)
+        card = demo.card_for_customer(customer_key=customer.stable_key, store_id=1, cards=cards)
         arrival = first_visit.get((card.card_id, f"u:{customer.customer_id}")) if card else None
         if card is None:
             assert not any(visit.visitor_key == f"u:{customer.customer_id}" for visit in plan.visits)
@@ -91,6 +91,13 @@ def test_the_plan_is_seeded_and_follows_the_branching_process():
         assert shares[arrival.share_id].at <= arrival.started_at
     assert 0.65 * len(customers) <= reached <= 0.95 * len(customers)  # CARD_REACH is 0.8
     assert sum(visit.visitor_key.startswith("v:") for visit in plan.visits) > 0
+    # Another database numbers the same customers differently: the plan draws on their stable keys, not their ids.
+    renumbered = [demo.CustomerHistory(customer.customer_id + 5000, 1, customer.orders,
+                                       key=customer.stable_key) for customer in customers]
+    again = demo.cards_plan_build(cards=cards, customers=renumbered, titles=titles, end=end)
+    assert [share.id for share in again.shares] == [share.id for share in plan.shares]
+    assert [(visit.visit_id, visit.started_at) for visit in again.visits] == [
+        (visit.visit_id, visit.started_at) for visit in plan.visits]
 
 
 # --- against the database ---------------------------------------------------------------------------------------

@@ -88,3 +88,19 @@ def test_trainings_finishing_at_once_get_different_numbers():
         thread.join()
     assert errors == []
     assert [version for version, _status in statuses()] == [1, 2, 3, 4, 5, 6]
+
+
+def test_an_operator_puts_an_older_version_back_in_use_from_the_admin(client):
+    from django.urls import reverse
+
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(role="operator", is_staff=True, is_superuser=True))
+    first = register(activate=True)
+    register(activate=True)
+    response = client.post(reverse("admin:core_modelversion_changelist"),
+                           {"action": "activate_versions", "_selected_action": [first.pk]})
+    assert response.status_code == 302
+    assert statuses() == [(1, "active"), (2, "retired")]
+    page = client.get(reverse("admin:core_modelversion_changelist"))
+    assert page.status_code == 200 and "tests.model" in page.content.decode()

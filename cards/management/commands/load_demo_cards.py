@@ -3,6 +3,9 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from cards.demo import demo_cards_load
+from cards.tasks import intent_train_task
+from core.ml.registry import model_version_active
+from core.transactions import publish
 
 
 class Command(BaseCommand):
@@ -12,6 +15,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--quiet", action="store_true", help="no progress lines")
+        parser.add_argument("--train", action="store_true",
+                            help="then hand the intent model's training to the worker (queue ml) when this run wrote "
+                                 "the history or no model is active yet (what `make run` does)")
 
     def handle(self, *args, **options):
         quiet = options["quiet"] or options["verbosity"] == 0
@@ -22,6 +28,10 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             raise CommandError("interrupted: nothing of the cards' history was written; run load_demo_cards again",
                                returncode=130) from None
+        if options["train"] and (counts["visits"] or model_version_active(name="cards.intent") is None):
+            sent = publish(intent_train_task)
+            say("意向度模型训练已交给 worker the intent model's training was handed to the worker" if sent else
+                "the broker did not take the training task: run `manage.py intent_train`")
         if not quiet:
             self.stdout.write(self.style.SUCCESS(
                 f"load_demo_cards finished in {time.monotonic() - started:.1f} s: "
