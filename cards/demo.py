@@ -268,9 +268,6 @@ class CardsPlan:
     shares: list[PlannedShare] = field(default_factory=list)
     visits: list[PlannedVisit] = field(default_factory=list)
 
-    def first_share_id(self) -> str | None:
-        return self.shares[0].id if self.shares else None
-
 
 @dataclass
 class _Person:
@@ -292,7 +289,7 @@ class _CardSimulation:
         self.people: list[_Person] = []
         self.heap: list[tuple] = []
         self.sequence = itertools.count()
-        # Customers not arrived yet, by their first order: (time, customer id) keys and the histories beside them.
+        # Customers not arrived yet, by their first order: (time, stable key) keys and the histories beside them.
         self.pending = sorted(customers, key=lambda customer: (customer.orders[0].paid_at, customer.stable_key))
         self.pending_keys = [(customer.orders[0].paid_at, customer.stable_key) for customer in self.pending]
         self.arrivals: list[datetime] = []  # of self.people, in order (people arrive in time order)
@@ -413,6 +410,8 @@ class _CardSimulation:
         visit.actions.sort(key=lambda action: (action.at, action.action == Action.LEAVE))
 
     def _products(self, customer: CustomerHistory | None, order: PaidOrder | None) -> list[int]:
+        """What a visit looks at: the order it comes before; else, 40 % of the time for a customer, products of their
+        orders in the store (bought before, or to be bought: people look before they buy); else the featured ones."""
         if order is not None:
             return list(order.listing_ids)
         bought = [listing for past in (customer.orders if customer else []) for listing in past.listing_ids]
