@@ -191,7 +191,8 @@ def run() -> dict:
               f"({rate:.0f} events/s), its lag max {max(report['lags'] or [0.0]):.2f} s{failed}"
               + (" (it FAILED: see its error above)" if report.get("failed") else ""))
     lags = probe.lags
-    lag = max(lags) if lags else float("inf")
+    # A probe not seen within PROBE_TIMEOUT took at least that long: the lag is never reported below it.
+    lag = max([*lags, *([PROBE_TIMEOUT] if probe.missing else [])]) if lags or probe.missing else float("inf")
     print(f"projection lag (tracking request -> REFERRED edge in the graph), {len(lags)} probes, {probe.missing} "
           f"not seen within {PROBE_TIMEOUT:.0f} s: p50 {statistics.median(lags) if lags else 0:.2f} s, "
           f"max {lag:.2f} s{'; probe stopped: ' + probe.error if probe.error else ''}")
