@@ -29,9 +29,9 @@ SETUP_COMMANDS: list[list[str]] = [
     ["collectstatic", "--noinput", "--verbosity", "0"],
     ["create_demo_operator"],
     ["load_demo"],
-    # Cards for the demo stores' staff, a seeded share forest and the customers' visits before their orders (about
-    # 9 s the first time), then the intent model's training handed to the worker (the `ml` queue), which scores the
-    # leads a few seconds after the worker starts.
+    # Cards for the demo stores' staff, a seeded share forest and the customers' visits before their orders (6.5 s
+    # the first time on a quiet machine), then the intent model's training handed to the worker (the `ml` queue),
+    # which scores the leads about 10 s after the worker starts.
     ["load_demo_cards", "--train"],
     # About 3,800 pictures take the worker a few minutes: handed to it here (in batches) so the demo is up at once
     # and fills in; a later run sends only products still without one, or whose title changed.
