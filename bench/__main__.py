@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-BENCHES = ["events", "checkout", "search"]
+BENCHES = ["events", "checkout", "search", "cards"]
 
 
 def main(argv: list[str]) -> int:
@@ -26,7 +26,8 @@ def main(argv: list[str]) -> int:
     call_command("migrate", verbosity=0)
     call_command("collectstatic", "--noinput", verbosity=0)
     call_command("load_demo", "--quiet")
-    print(f"setup (migrate + load_demo): {time.perf_counter() - started:.1f} s", flush=True)
+    call_command("load_demo_cards", "--quiet")
+    print(f"setup (migrate + load_demo + load_demo_cards): {time.perf_counter() - started:.1f} s", flush=True)
     for name in argv or BENCHES:
         module = __import__(f"bench.{name}", fromlist=["run"])
         print(f"\n== bench/{name}.py ==", flush=True)

@@ -84,7 +84,31 @@ def scenario_checkout(client: Client, state: dict) -> int:
     return 1
 
 
-SCENARIOS = {"get": scenario_get, "visit": scenario_visit, "checkout": scenario_checkout}
+TRACK_STEPS = 4
+
+
+def scenario_track(client: Client, state: dict) -> int:
+    """A card page opened through a share link, as the H5 page reports it: view_card, two view_product, leave with
+    the dwell time; four requests to POST /api/v1/cards/track, each opening by a new anonymous visitor (so each
+    brings a first touch, a lead and a graph edge for the consumers to make)."""
+    step = state["n"] = state.get("n", 0) + 1
+    opening, part = divmod(step, TRACK_STEPS)
+    shares, listings = state["shares"], state["listings"]
+    visit = f"{state['visitor']}-{opening}"
+    fields = f'"visit_id": "{visit}", "share_id": "{shares[opening % len(shares)]}"'
+    if part == 0:
+        body = f'{{{fields}, "action": "view_card"}}'
+    elif part < TRACK_STEPS - 1:
+        body = f'{{{fields}, "action": "view_product", "listing_id": {listings[(opening + part) % len(listings)]}}}'
+    else:
+        body = f'{{{fields}, "action": "leave", "dwell_seconds": {20 + opening % 100}}}'
+    status, _ = client.request("POST", "/api/v1/cards/track", body.encode(), headers={"X-Visitor-Id": visit})
+    if status != 204:
+        raise RuntimeError(f"track: {status}")
+    return 1
+
+
+SCENARIOS = {"get": scenario_get, "visit": scenario_visit, "checkout": scenario_checkout, "track": scenario_track}
 
 
 @dataclass

@@ -22,6 +22,8 @@ from unfold.admin import ModelAdmin, TabularInline
 
 from core.errors import DomainError
 from core.events import batch_consumers, consumer_lag, event_delivery_reset, kinds_declared
+from core.ml.models import ModelVersion
+from core.ml.registry import model_version_activate
 from core.models import BehaviourEvent, EventCursor, EventDailyCount, EventDelivery
 from core.money import yuan
 
@@ -341,3 +343,35 @@ class EventDailyCountAdmin(ReadOnlyAdminMixin, ModelAdmin):
     date_hierarchy = "day"
     ordering = ("-day", "kind")
     fields = ("day", "kind", "count")
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(ServiceActionsMixin, ReadOnlyAdminMixin, ModelAdmin):
+    """Trained model versions (core/ml/registry.py): their metrics and why they are or are not in use. Operators
+    read them and may put another version in use (a roll-back); training registers them, nobody edits them."""
+
+    icon = "model_training"
+    list_display = ("name", "version", "status", "held_out_auc", "held_out_ece", "trained_at", "activated_at", "note")
+    list_filter = ("name", "status")
+    search_fields = ("name",)
+    ordering = ("name", "-version")
+    fields = ("name", "version", "status", "note", "trained_at", "activated_at", "artefact_format",
+              "artefact_sha256", "metrics", "params")
+    actions = ["activate_versions"]
+
+    @admin.display(description="AUC (held out)")
+    def held_out_auc(self, version: ModelVersion):
+        value = (version.metrics.get("held_out") or {}).get("auc")
+        return f"{value:.3f}" if isinstance(value, int | float) else "-"
+
+    @admin.display(description="ECE (held out, as scored)")
+    def held_out_ece(self, version: ModelVersion):
+        report = version.metrics.get("held_out_walk_forward") or version.metrics.get("held_out") or {}
+        value = report.get("ece")
+        return f"{value:.3f}" if isinstance(value, int | float) else "-"
+
+    @admin.action(description="启用所选版本 Put the selected version in use", permissions=["operate"])
+    def activate_versions(self, request, queryset):
+        self.run_service_on_each(
+            request, queryset, lambda version: model_version_activate(name=version.name, version=version.version),
+            done="已启用 activated")

@@ -127,3 +127,9 @@ class EventDailyCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.kind}: {self.count}"
+
+
+from core.ml.models import ModelVersion  # noqa: E402  (the registry's table belongs to this app)
+
+__all__ = ["BehaviourEvent", "CurrentTransactionId", "EventCursor", "EventDailyCount", "EventDelivery",
+           "ModelVersion", "TimeStampedModel"]

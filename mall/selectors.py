@@ -284,3 +284,26 @@ def orders_past_after_sale_window(*, order_ids: list[int], delivered_before) -> 
     open_after_sale = AfterSale.objects.filter(order=OuterRef("pk"), status__in=AfterSale.OPEN_STATUSES)
     return list(Order.objects.filter(pk__in=order_ids, delivered_at__lt=delivered_before)
                 .exclude(Exists(open_after_sale)).values_list("pk", flat=True))
+
+
+def payments_of_buyers(*, buyer_ids, until) -> list[tuple[int, int, object]]:
+    """(buyer id, store id, paid at) of every order these buyers paid up to `until`, oldest first; refunded
+    orders too (they were paid). `buyer_ids` may be a list or a values("...") subquery."""
+    return list(Order.objects.filter(buyer_id__in=buyer_ids, paid_at__isnull=False, paid_at__lte=until)
+                .order_by("paid_at", "pk").values_list("buyer_id", "store_id", "paid_at"))
+
+
+def listing_facts(*, listing_ids) -> dict[int, tuple[str, float, int]]:
+    """Listing id -> (its product's leaf category name, price as a float, store id): what interest tags read."""
+    return {pk: (category, float(price), store_id) for pk, category, price, store_id in
+            Listing.objects.filter(pk__in=listing_ids).values_list("pk", "sku__product__category__name", "price",
+                                                                   "store_id")}
+
+
+def store_prices(*, store_ids) -> dict[int, list[float]]:
+    """Each store's prices of its listings on sale (for price bands)."""
+    prices: dict[int, list[float]] = {}
+    for store_id, price in (Listing.objects.filter(store_id__in=store_ids, status=Listing.Status.ACTIVE)
+                            .values_list("store_id", "price")):
+        prices.setdefault(store_id, []).append(float(price))
+    return prices

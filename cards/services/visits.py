@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 from cards import radar
@@ -30,7 +29,7 @@ from cards.models import (
     VisitorIdentity,
 )
 from cards.services.sharing import Action, canonical_key, user_id_of
-from core.events import record_event
+from core.events import record_event, record_events
 from core.models import BehaviourEvent
 
 
@@ -155,10 +154,12 @@ def _referrals_apply(*, cards: dict[int, BusinessCard], firsts: dict, arrivals: 
     pairs = [(card_id, key) for card_id, key in firsts if card_id in cards]
     if not pairs:
         return []
-    query = Q()
-    for card_id, key in pairs:
-        query |= Q(card_id=card_id, visitor_key=key)
-    existing = {(r.card_id, r.visitor_key): r for r in Referral.objects.filter(query)}
+    # Both columns IN their sets, then the exact pairs in Python: a thousand ORed pairs cost the ORM more to build
+    # than the database to answer.
+    wanted = set(pairs)
+    existing = {(r.card_id, r.visitor_key): r for r in Referral.objects.filter(
+        card_id__in={card_id for card_id, _key in pairs}, visitor_key__in={key for _card, key in pairs})
+        if (r.card_id, r.visitor_key) in wanted}
     shares = {share.pk: share for share in Share.objects.filter(
         pk__in={firsts[pair][0] for pair in pairs} | {arrivals[pair][0] for pair in pairs})}
     changed: list[tuple[Referral, str | None]] = []
@@ -185,12 +186,11 @@ def _referrals_apply(*, cards: dict[int, BusinessCard], firsts: dict, arrivals: 
     moved = [r for r, previous in changed if previous is not None]
     if moved:
         Referral.objects.bulk_update(moved, ["share", "bound_at"])
-    for referral, previous in changed:
-        share = referral.share
-        record_event(kind="card_referral_bound", object_type="cards.businesscard", object_id=referral.card_id,
-                     payload={"card_id": referral.card_id, "visitor_key": referral.visitor_key,
-                              "share_id": share.pk, "sharer_key": share.sharer_key, "depth": share.depth,
-                              "channel": share.channel, "replaced": previous})
+    record_events([{"kind": "card_referral_bound", "object_type": "cards.businesscard", "object_id": referral.card_id,
+                    "payload": {"card_id": referral.card_id, "visitor_key": referral.visitor_key,
+                                "share_id": referral.share.pk, "sharer_key": referral.share.sharer_key,
+                                "depth": referral.share.depth, "channel": referral.share.channel,
+                                "replaced": previous}} for referral, previous in changed])
     return [referral for referral, _previous in changed]
 
 
@@ -213,10 +213,9 @@ def _leads_apply(*, cards: dict[int, BusinessCard], drafts: list[_VisitDraft], n
         entry["last"] = max(entry["last"], draft.last_seen_at)
     if not merged:
         return {}
-    query = Q()
-    for owner_id, key in merged:
-        query |= Q(owner_id=owner_id, visitor_key=key)
-    existing = {(lead.owner_id, lead.visitor_key): lead for lead in Lead.objects.filter(query)}
+    existing = {(lead.owner_id, lead.visitor_key): lead for lead in Lead.objects.filter(
+        owner_id__in={owner_id for owner_id, _key in merged}, visitor_key__in={key for _owner, key in merged})
+        if (lead.owner_id, lead.visitor_key) in merged}
     rows = []
     for (owner_id, key), entry in merged.items():
         lead = existing.get((owner_id, key))
@@ -322,19 +321,29 @@ def visitors_merge(*, pairs: list[tuple[str, int]]) -> None:
 # --- conversions ------------------------------------------------------------------------------------------------
 def leads_convert(*, events: list[BehaviourEvent]) -> None:
     """A lead converts when its visitor pays an order in the card's store within CARDS_CONVERSION_DAYS of their
-    last visit (the label of the intent score)."""
+    last visit (the label of the intent score). Set-based: one read of the batch's candidate leads, one write."""
     window = timedelta(days=settings.CARDS_CONVERSION_DAYS)
-    for event in events:
+    pairs = {(f"u:{event.actor_id}", event.payload["store_id"]) for event in events if event.actor_id is not None}
+    if not pairs:
+        return
+    candidates: dict[tuple[str, int], list[Lead]] = defaultdict(list)
+    for lead in Lead.objects.filter(visitor_key__in={key for key, _store in pairs},
+                                    store_id__in={store_id for _key, store_id in pairs},
+                                    converted_at__isnull=True).order_by("pk"):
+        if (lead.visitor_key, lead.store_id) in pairs:
+            candidates[(lead.visitor_key, lead.store_id)].append(lead)
+    converted = []
+    for event in events:  # in commit order: a lead converts on the first payment that qualifies
         buyer_key = f"u:{event.actor_id}"
-        store_id = event.payload["store_id"]
-        leads = Lead.objects.filter(visitor_key=buyer_key, store_id=store_id, converted_at__isnull=True,
-                                    last_seen_at__gte=event.created_at - window,
-                                    last_seen_at__lte=event.created_at)
-        for lead in leads:
-            lead.converted_at = event.created_at
+        for lead in candidates.get((buyer_key, event.payload["store_id"]), ()):
+            if lead.converted_at is not None or not (
+                    event.created_at - window <= lead.last_seen_at <= event.created_at):
+                continue
+            lead.converted_at, lead.updated_at = event.created_at, timezone.now()
             if lead.stage != Lead.Stage.LOST:
                 lead.stage = Lead.Stage.WON
-            lead.save(update_fields=["converted_at", "stage", "updated_at"])
+            converted.append(lead)
             record_event(kind="lead_converted", object_type="cards.lead", object_id=lead.pk,
                          payload={"lead_id": lead.pk, "card_id": lead.card_id, "visitor_key": buyer_key,
                                   "order_id": int(event.object_id), "amount": Decimal(str(event.payload["total"]))})
+    Lead.objects.bulk_update(converted, ["converted_at", "stage", "updated_at"])

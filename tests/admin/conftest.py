@@ -20,6 +20,7 @@ from cards.models import (
 )
 from cards.services import commission, leads, sharing
 from cards.services import messages as card_messages
+from core.ml.registry import JSON, json_artefact, model_version_register
 from core.models import EventCursor, EventDailyCount, EventDelivery
 from mall.models import AfterSale, GroupBuyTeam, Listing, Order, Shipment, StoreStaff
 from mall.services import after_sales, bargains, catalogue, coupons, group_buys, orders
@@ -133,6 +134,8 @@ def world_build(*, supplier, listing, buyer, address, key: str) -> World:
     EventDelivery.objects.create(event_id=shipped.pk, kind="order_paid", handler=f"tests.{key}")
     EventCursor.objects.create(consumer=f"tests.{key}", last_run_at=now, last_event_at=now)
     EventDailyCount.objects.create(day=timezone.localdate(), kind=f"{key}_kind", count=2)
+    model_version_register(name=f"tests.{key}", artefact=json_artefact({"weights": [1.5]}), artefact_format=JSON,
+                           metrics={"held_out": {"auc": 0.75, "ece": 0.04}}, activate=True)
     images.product_image_upload(supplier=supplier, product_id=listing.sku.product_id,
                                 data=pictures.jpeg(900 + zlib.crc32(key.encode()) % 500, 900), alt_text=key)
     images.product_picture_generate(product_id=ProductFactory(supplier=supplier).pk)

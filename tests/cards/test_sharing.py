@@ -119,6 +119,21 @@ def test_the_tracking_endpoint_answers_204_and_needs_a_device_or_a_login(card):
     assert BehaviourEvent.objects.filter(kind="card_action", visitor_id=VISITOR).count() == 1
 
 
+def test_tracking_takes_a_token_or_a_device_never_a_console_session(card, rep):
+    from tests.factories import AuthSessionFactory
+
+    body = {"visit_id": "visit-0002", "action": "view_card", "card_id": card.pk}
+    browser = APIClient(enforce_csrf_checks=True)
+    browser.force_login(rep)  # a browser logged into the merchant console, sending a beacon without a CSRF token
+    assert browser.post("/api/v1/cards/track", body, format="json",
+                        HTTP_X_VISITOR_ID=VISITOR).status_code == 204  # the device, not the session
+    shopper = AuthSessionFactory()
+    token = APIClient(HTTP_AUTHORIZATION=f"Token {shopper.issued_access_token}")
+    assert token.post("/api/v1/cards/track", body, format="json").status_code == 204
+    assert list(BehaviourEvent.objects.filter(kind="card_action").order_by("pk").values_list(
+        "actor_id", "visitor_id")) == [(None, VISITOR), (shopper.user_id, "")]
+
+
 def test_a_visitor_sees_the_phone_masked_until_logged_in_with_a_phone(card, rep):
     share = sharing.share_create(card_id=card.pk, user_id=rep.pk)
     anonymous = APIClient().get(f"/api/v1/cards/shares/{share.pk}").json()
