@@ -52,7 +52,7 @@ def command_run() -> int:
             log(f"manage.py {' '.join(step)}")
             stack.manage(*step)
         python = sys.executable
-        stack.spawn("worker", [python, "-m", "celery", "-A", "config", "worker", "-Q", "default,graph,ml",
+        stack.spawn("worker", [python, "-m", "celery", "-A", "config", "worker", "-Q", "default,graph,ml,media",
                                "--concurrency", "2", "--loglevel", "INFO", "--hostname", f"worker-{port}@%h"])
         stack.spawn("beat", [python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
                              "--schedule", str(stack.root / "celerybeat-schedule")])

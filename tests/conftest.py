@@ -79,7 +79,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):
            "CELERY_TASK_ALWAYS_EAGER": "0"}
     hostname = f"pytest-{os.getpid()}@localhost"
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,graph,ml", "--pool", "solo",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,graph,ml,media", "--pool", "solo",
          "--hostname", hostname, "--loglevel", "WARNING", "-I", "tests.core.event_probe", "--without-heartbeat",
          "--without-mingle", "--without-gossip"],
         cwd=PROJECT_ROOT, env=env,

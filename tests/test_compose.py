@@ -22,7 +22,7 @@ RASA_DIR = ROOT / "rasa"
 REQUIRED_SERVICES = ("postgres", "redis", "neo4j", "minio", "minio-init", "rasa", "web", "worker", "beat", "actions")
 APP_SERVICES = ("web", "worker", "beat", "actions")
 APP_CONNECTION_VARS = ("DATABASE_URL", "REDIS_URL", "GRAPH_URL", "DJANGO_SECRET_KEY")
-WORKER_QUEUES = {"default", "graph", "ml"}
+WORKER_QUEUES = {"default", "graph", "ml", "media"}
 MIN_NLU_EXAMPLES = 8
 
 # $$ (escaped dollar), ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, $VAR
