@@ -235,6 +235,8 @@ CELERY_BEAT_SCHEDULE = {
     "refunds-send-due": {"task": "mall.refunds_send_due_task", "schedule": timedelta(minutes=1)},
     "commissions-settle-due": {"task": "cards.commissions_settle_due_task", "schedule": timedelta(minutes=30)},
     "auth-sessions-purge": {"task": "accounts.auth_sessions_purge_task", "schedule": timedelta(hours=6)},
+    "engagement-expiry-tick": {"task": "engagement.ledger_expiry_tick_task",
+                               "schedule": timedelta(minutes=env.int("ENGAGEMENT_EXPIRY_TICK_MINUTES", default=10))},
 }
 
 # --- Behaviour events ---
@@ -260,6 +262,16 @@ RADAR_STREAM_LENGTH = env.int("RADAR_STREAM_LENGTH", default=500)
 COMMISSION_WITHDRAWAL_MINIMUM = env("COMMISSION_WITHDRAWAL_MINIMUM", cast=Decimal, default=Decimal("10.00"))
 COMMISSION_WITHDRAWAL_FEE_RATE = env("COMMISSION_WITHDRAWAL_FEE_RATE", cast=Decimal, default=Decimal("0.006"))
 COMMISSION_WITHDRAWAL_MIN_FEE = env("COMMISSION_WITHDRAWAL_MIN_FEE", cast=Decimal, default=Decimal("0.10"))
+
+# --- Participation (engagement/): points, card energy, experience ---
+# Points at checkout: this many points are worth one yuan; they pay at most this share of the payable.
+ENGAGEMENT_POINTS_PER_YUAN = env.int("ENGAGEMENT_POINTS_PER_YUAN", default=100)
+ENGAGEMENT_POINTS_MAX_SHARE = env("ENGAGEMENT_POINTS_MAX_SHARE", cast=Decimal, default=Decimal("0.5"))
+# Days an award stays spendable unless its rule says otherwise (0: never expires); experience never expires.
+ENGAGEMENT_POINTS_VALIDITY_DAYS = env.int("ENGAGEMENT_POINTS_VALIDITY_DAYS", default=365)
+ENGAGEMENT_ENERGY_VALIDITY_DAYS = env.int("ENGAGEMENT_ENERGY_VALIDITY_DAYS", default=0)
+# A new user whose first referral arrives within this many hours of registering was invited by its sharer.
+ENGAGEMENT_INVITE_WINDOW_HOURS = env.int("ENGAGEMENT_INVITE_WINDOW_HOURS", default=24)
 
 # --- Encrypted fields (core/crypto.py): AES-256-GCM keys as "id:base64(32 bytes)", newest first ---
 # No default outside debug: start-up refuses when a model has an encrypted field and no key is set.
@@ -396,6 +408,9 @@ SPECTACULAR_SETTINGS = {
         {"name": "group-buys", "description": "拼团 Group-buy campaigns: open a team, join one, follow it"},
         {"name": "bargains", "description": "砍价 Bargain campaigns: start a session, friends help cut, buy"},
         {"name": "after-sales", "description": "售后 Refund and return requests of order lines"},
+        {"name": "engagement", "description": "用户运营 Points, card energy and experience: balances and ledger, "
+                                             "check-in, tasks and the onboarding checklist, member levels, the "
+                                             "rewards catalogue and energy exchange"},
         {"name": "logistics", "description": "物流回调 Carriers' signed tracking pushes (no user calls these)"},
         {"name": "supplier", "description": "供应商接口 Suppliers' systems: inventory sync, Bearer supplier token"},
     ],
