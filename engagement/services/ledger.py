@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db import transaction
+from django.db.models import BigIntegerField, F, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import BusinessRuleViolation, Conflict, ValidationFailed
+from core.errors import BusinessRuleViolation, ValidationFailed
 from core.events import record_event
 from engagement.models import Currency, LedgerAccount, LedgerLot, SpendHold
 
@@ -49,19 +50,21 @@ class Available:
         return max(self.balance - self.held - self.due, 0)
 
 
-def due_in(*, account_id: int, at: datetime) -> int:
-    """What is left in an account's lots that expire by `at` (the engine expires them when it gets there)."""
-    return LedgerLot.objects.filter(account_id=account_id, remaining__gt=0, expires_at__lte=at).aggregate(
-        total=Sum("remaining"))["total"] or 0
+def _with_due(accounts, *, at: datetime):
+    """Accounts annotated with `due`: what is left in their lots that expire by `at` (the engine expires them when
+    it gets there), read in the same statement."""
+    due = (LedgerLot.objects.filter(account=OuterRef("pk"), remaining__gt=0, expires_at__lte=at)
+           .values("account").annotate(total=Sum("remaining")).values("total"))
+    return accounts.annotate(due=Coalesce(Subquery(due), 0, output_field=BigIntegerField()))
 
 
 def available_of(*, user_id: int, currency: str, at: datetime | None = None) -> Available:
-    """What the user may spend now in a currency (no lock: for showing)."""
-    account = LedgerAccount.objects.filter(user_id=user_id, currency=currency).first()
+    """What the user may spend now in a currency (no lock: for showing and for a checkout preview)."""
+    account = _with_due(LedgerAccount.objects.filter(user_id=user_id, currency=currency),
+                        at=(at or timezone.now()) + SPEND_EXPIRY_MARGIN).first()
     if account is None:
         return Available(0, 0, 0, 0)
-    due = due_in(account_id=account.pk, at=(at or timezone.now()) + SPEND_EXPIRY_MARGIN)
-    return Available(account.balance, account.held, due, account.debt)
+    return Available(account.balance, account.held, account.due, account.debt)
 
 
 def _amount_check(amount) -> int:
@@ -80,22 +83,19 @@ def spend_hold(*, user_id: int, currency: str, amount: int, reference: str, reas
     if currency not in (Currency.POINTS, Currency.ENERGY):
         raise ValidationFailed(_("this currency cannot be spent"), code="currency_not_spendable")
     now = at or timezone.now()
-    with transaction.atomic():
-        account = LedgerAccount.objects.select_for_update().filter(user_id=user_id, currency=currency).first()
+    # No savepoint of its own inside the caller's transaction (a checkout's): a refusal rolls the caller back.
+    with transaction.atomic(savepoint=False):
+        account = _with_due(LedgerAccount.objects.select_for_update(of=("self",)).filter(
+            user_id=user_id, currency=currency), at=now + SPEND_EXPIRY_MARGIN).first()
         if account is None:
             raise InsufficientBalance(detail={"currency": currency, "available": 0, "asked": amount})
-        due = due_in(account_id=account.pk, at=now + SPEND_EXPIRY_MARGIN)
-        if not LedgerAccount.objects.filter(pk=account.pk, balance__gte=F("held") + amount + due).update(
+        if not LedgerAccount.objects.filter(pk=account.pk, balance__gte=F("held") + amount + account.due).update(
                 held=F("held") + amount, updated_at=timezone.now()):
             raise InsufficientBalance(detail={"currency": currency, "asked": amount,
-                                              "available": max(account.balance - account.held - due, 0)})
-        try:
-            with transaction.atomic():
-                hold = SpendHold.objects.create(user_id=user_id, currency=currency, amount=amount,
-                                                reference=reference[:64], reason=reason[:32])
-        except IntegrityError as error:
-            raise Conflict(_("this was already paid for"), code="spend_duplicate",
-                           detail={"reference": reference}) from error
+                                              "available": max(account.balance - account.held - account.due, 0)})
+        # `reference` names one order or redemption: unique, so a second hold for it is a programming error.
+        hold = SpendHold.objects.create(user_id=user_id, currency=currency, amount=amount, reference=reference[:64],
+                                        reason=reason[:32])
         record_event(kind="ledger_spent", actor_id=user_id, target=hold, occurred_at=at,
                      payload={"currency": currency, "amount": amount, "reference": hold.reference,
                               "reason": hold.reason, "base": base})
@@ -106,7 +106,7 @@ def spend_release(*, currency: str, reference: str) -> bool:
     """Give a hold back (its order was cancelled unpaid), in the caller's transaction: out of `held` if the engine
     has not debited it yet, and `ledger_spend_released` tells the engine to give back what it debited. True if
     there was something to release."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         hold = SpendHold.objects.select_for_update().filter(currency=currency, reference=reference).first()
         if hold is None or hold.status == SpendHold.Status.RELEASED:
             return False
