@@ -149,6 +149,7 @@ class RewardAdmin(UndeletableAdminMixin, ServiceSaveMixin, OperatorModelAdmin):
     its cost); coupons come from the mall's coupon templates and obey their limits."""
 
     icon = "redeem"
+    service_validates_row = True
     list_display = ("name", "kind", "currency", "cost", "coupon_template", "stock", "per_user_limit", "is_active")
     list_filter = ("kind", "currency", "is_active")
     search_fields = ("name",)
@@ -170,7 +171,7 @@ class RedemptionAdmin(ExactSearchMixin, ServiceActionsMixin, ReadOnlyAdminMixin,
     list_filter = ("status", "currency", "reward")
     search_fields = ("user__phone__exact", "idempotency_key__exact")
     date_hierarchy = "created_at"
-    list_select_related = ("user", "reward", "user_coupon")
+    list_select_related = ("user", "reward", "user_coupon__template", "user_coupon__user")
     fields = ("user", "reward", "currency", "cost", "status", "idempotency_key", "user_coupon", "created_at",
               "fulfilled_at")
     readonly_fields = fields
@@ -219,7 +220,7 @@ class RewardGrantAdmin(_ReadOnly):
     list_filter = ("rule",)
     search_fields = ("user__phone__exact",)
     date_hierarchy = "created_at"
-    list_select_related = ("rule", "user")
+    list_select_related = ("rule", "user", "user_coupon__template", "user_coupon__user")
 
 
 @admin.register(LedgerAccount)

@@ -170,8 +170,8 @@ class TaskGroupOutput(serializers.Serializer):
 class OnboardingApi(APIView):
     """新手引导 The onboarding checklist and my progress."""
 
-    @extend_schema(summary="新手引导进度 Get my onboarding checklist progress", responses={200: TaskGroupOutput},
-                   tags=TAG)
+    @extend_schema(summary="新手引导进度 Get my onboarding checklist progress",
+                   responses={200: TaskGroupOutput, **errors(404)}, tags=TAG)
     def get(self, request):
         progress = selectors.task_group_of(user=request.user)
         if progress is None:
@@ -241,7 +241,7 @@ class RewardRedeemApi(APIView):
         idempotency_key = IdempotencyKeyField()
 
     @extend_schema(summary="兑换奖品 Redeem a reward", request=Input,
-                   responses={201: RedemptionOutput, 200: RedemptionOutput, **errors(409, 422)}, tags=TAG)
+                   responses={201: RedemptionOutput, 200: RedemptionOutput, **errors(422)}, tags=TAG)
     def post(self, request, reward_id: int):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
