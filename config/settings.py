@@ -392,6 +392,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {"CurrencyEnum": "engagement.models.Currency",
+                            "SpendableCurrencyEnum": "engagement.models.SPENDABLE_CURRENCIES"},
     "TAGS": [
         {"name": "auth", "description": "登录与个人资料 Login by SMS code or WeChat, expiring tokens and their "
                                         "refresh, phone authorisation, the shopper's profile"},

@@ -14,11 +14,11 @@ from core.errors import NotFound
 from core.fields import IdempotencyKeyField, MoneyField
 from core.openapi import errors
 from engagement import selectors
-from engagement.models import Currency, LedgerEntry, Redemption, Reward, TaskRule
+from engagement.models import SPENDABLE_CURRENCIES, Currency, LedgerEntry, Redemption, Reward, TaskRule
 from engagement.services import checkins, rewards
 
 TAG = ["engagement"]
-SPENDABLE = [(Currency.POINTS.value, Currency.POINTS.label), (Currency.ENERGY.value, Currency.ENERGY.label)]
+SPENDABLE = SPENDABLE_CURRENCIES
 
 
 def _page(view: APIView, queryset, serializer_class, **context) -> Response:

@@ -23,6 +23,10 @@ class Currency(models.TextChoices):
     EXPERIENCE = "experience", "经验值 experience"
 
 
+# What a shopper can spend (experience only counts towards levels).
+SPENDABLE_CURRENCIES = [(Currency.POINTS.value, Currency.POINTS.label), (Currency.ENERGY.value, Currency.ENERGY.label)]
+
+
 # --- what operators configure -----------------------------------------------------------------------------------
 class TaskGroup(TimeStampedModel):
     """Tasks shown together with one progress bar, such as the onboarding checklist (新手引导)."""
@@ -139,8 +143,7 @@ class Reward(TimeStampedModel):
     name = models.CharField("名称 name", max_length=64)
     description = models.CharField("说明 description", max_length=200, blank=True, default="")
     kind = models.CharField("类型 kind", max_length=16, choices=Kind.choices)
-    currency = models.CharField("支付币种 paid in", max_length=16, choices=[
-        (Currency.POINTS.value, Currency.POINTS.label), (Currency.ENERGY.value, Currency.ENERGY.label)])
+    currency = models.CharField("支付币种 paid in", max_length=16, choices=SPENDABLE_CURRENCIES)
     cost = models.PositiveIntegerField("价格 cost")
     coupon_template = models.ForeignKey(CouponTemplate, null=True, blank=True, on_delete=models.PROTECT,
                                         related_name="+", verbose_name="优惠券模板 coupon template")

@@ -124,8 +124,9 @@ def test_no_changelist_makes_a_query_per_row(operator_client, world):
 
 
 def rule_form(**values) -> dict:
-    form = {"code": "new-rule", "name": "新任务", "description": "", "group": "", "position": 0, "trigger": "checked_in",
-            "condition": "always", "condition_value": "", "audience": "everyone", "audience_value": "",
+    form = {"code": "new-rule", "name": "新任务", "description": "", "group": "", "position": 0,
+            "trigger": "checked_in", "condition": "always", "condition_value": "", "audience": "everyone",
+            "audience_value": "",
             "valid_from_0": "", "valid_from_1": "", "valid_to_0": "", "valid_to_1": "", "currency": "points",
             "reward_amount": 10, "reward_per_yuan": "0", "streak_rewards": "", "streak_reset": "none",
             "coupon_template": "", "validity_days": "", "period": "daily", "max_per_period": 1}
