@@ -66,6 +66,9 @@ class Trigger:
     kinds: tuple[str, ...]
     label: str
     meaning: str = ""
+    # True when a user never gets two occurrences with the same subject (a paid order is paid once, a day is
+    # checked in once): a `per_subject` rule then needs no lookup of earlier awards (the unique constraint stays).
+    subject_unique: bool = False
 
     def missing_kinds(self) -> list[str]:
         missing = []

@@ -46,18 +46,21 @@ def _event_key(event: BehaviourEvent) -> str:
 
 # --- triggers -----------------------------------------------------------------------------------------------------
 for _trigger in (
-    Trigger("registered", ("user_registered",), "注册 Registered", "a new shopper account was created"),
+    Trigger("registered", ("user_registered",), "注册 Registered", "a new shopper account was created",
+            subject_unique=True),
     Trigger("profile_completed", ("profile_updated",), "完善资料 Completed the profile",
-            "the user has set both a nickname and an avatar (once)"),
+            "the user has set both a nickname and an avatar (once)", subject_unique=True),
     Trigger("checked_in", ("checked_in",), "签到 Checked in",
-            "a daily check-in; the streak (连续签到) is known under each reset mode"),
-    Trigger("order_paid", ("order_paid",), "订单支付 Paid an order", "amount: what was paid"),
-    Trigger("card_shared", ("card_shared",), "分享名片 Shared a card", "a logged-in user forwarded a business card"),
+            "a daily check-in; the streak (连续签到) is known under each reset mode", subject_unique=True),
+    Trigger("order_paid", ("order_paid",), "订单支付 Paid an order", "amount: what was paid; subject: the order",
+            subject_unique=True),
+    Trigger("card_shared", ("card_shared",), "分享名片 Shared a card", "a logged-in user forwarded a business card",
+            subject_unique=True),
     Trigger("friend_registered", ("user_registered", "card_referral_bound"), "邀请好友注册 A friend you invited "
             "registered", "a new user's first referral names you, within ENGAGEMENT_INVITE_WINDOW_HOURS of their "
-            "registration; subject: the friend"),
+            "registration; subject: the friend", subject_unique=True),
     Trigger("friend_ordered", ("order_paid",), "邀请好友下单 A friend you invited paid their first order",
-            "amount: that order's total; subject: the friend"),
+            "amount: that order's total; subject: the friend", subject_unique=True),
     Trigger("share_brought_visitor", ("card_referral_bound",), "名片带来访客 Your share brought a new visitor",
             "a visitor's first touch on a card is your share; subject: the visitor"),
     Trigger("share_brought_lead", ("card_action", "card_shared"), "名片带来线索 Your share brought a lead",
