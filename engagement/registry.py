@@ -136,11 +136,11 @@ def audience_register(audience: Audience) -> Audience:
     return audience
 
 
-def segment_resolver_register(resolver: Callable[[int, str, datetime], bool]) -> None:
+def segment_resolver_register(resolver: Callable[[int, str, datetime], bool] | None) -> None:
     """The RFM part tells the engine whether a user was in a segment at a time (`resolver(user_id, segment, at)`);
-    until it does, the `segment` audience is unavailable. Its answer must itself depend only on events up to `at`,
-    or replays stop being exact."""
-    _segment_resolver[:] = [resolver]
+    until it does (or after it registers None), the `segment` audience is unavailable. Its answer must itself depend
+    only on events up to `at`, or replays stop being exact."""
+    _segment_resolver[:] = [resolver] if resolver is not None else []
 
 
 def segment_resolver() -> Callable[[int, str, datetime], bool] | None:

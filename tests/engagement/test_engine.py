@@ -4,21 +4,27 @@ from decimal import Decimal
 
 import pytest
 
+from accounts import services as accounts_services
+from core.errors import ValidationFailed
+from core.events import record_event
+from engagement import registry
 from engagement.models import (
     EngineUser,
     LedgerEntry,
     LedgerLot,
     LevelChange,
     Membership,
+    RewardGrant,
     SpendHold,
     TaskAward,
     TaskRule,
 )
-from engagement.services import checkins, ledger
+from engagement.services import checkins, ledger, rules
 from engagement.services.replay import balances_fingerprint, engine_replay
+from mall.models import UserCoupon
 from tests.engagement.conftest import at, balance, paid, refunded, rules_run
 from tests.engagement.factories import MemberLevelFactory, TaskRuleFactory
-from tests.factories import UserFactory
+from tests.factories import CouponTemplateFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -165,3 +171,69 @@ def test_a_replay_from_scratch_gives_the_same_balances():
     assert result["before"] == before == result["after"] == balances_fingerprint()
     assert result["events"] >= 10
     assert before["balance"] > 0
+
+
+def test_completing_the_profile_and_registering_award_once():
+    TaskRuleFactory(code="welcome", trigger="registered", period="once", reward_amount=100)
+    TaskRuleFactory(code="profile", trigger="profile_completed", period="once", reward_amount=50)
+    user = UserFactory(nickname="")
+    record_event(kind="user_registered", actor=user, target=user)
+    accounts_services.user_update_profile(user=user, nickname="小明")
+    rules_run()
+    assert balance(user) == (100, 0, 0)  # a nickname alone is not a complete profile
+    accounts_services.user_update_profile(user=user, avatar_url="https://img.example.com/a.png")
+    accounts_services.user_update_profile(user=user, nickname="小明明", avatar_url="https://img.example.com/b.png")
+    rules_run()
+    assert balance(user) == (150, 0, 0)
+    assert EngineUser.objects.get(user_id=user.pk).profile_complete
+
+
+def test_a_coupon_reward_is_issued_once_per_award_and_never_again_by_a_replay():
+    template = CouponTemplateFactory(total_quantity=1)
+    TaskRuleFactory(code="coupon", trigger="order_paid", period="per_subject", reward_amount=0,
+                    coupon_template=template)
+    first, second = UserFactory(), UserFactory()
+    paid(first, 1101, "10.00", at(1))
+    paid(second, 1102, "10.00", at(1))
+    rules_run()
+    grants = {grant.user_id: grant for grant in RewardGrant.objects.all()}
+    assert grants[first.pk].user_coupon.user == first
+    assert (grants[second.pk].user_coupon, grants[second.pk].note) == (None, "coupon_sold_out")
+    engine_replay()
+    assert UserCoupon.objects.filter(template=template).count() == 1
+    assert RewardGrant.objects.count() == 2
+
+
+def test_audiences_new_users_and_levels():
+    MemberLevelFactory(rank=1, min_experience=0)
+    MemberLevelFactory(rank=2, min_experience=100)
+    TaskRuleFactory(code="exp", trigger="order_paid", period="per_subject", currency="experience", reward_amount=0,
+                    reward_per_yuan=Decimal(1))
+    TaskRuleFactory(code="newcomers", audience="new_users", audience_value="7", reward_amount=20)
+    TaskRuleFactory(code="vip", audience="level_at_least", audience_value="2", reward_amount=30)
+    newcomer, veteran = UserFactory(), UserFactory()
+    record_event(kind="user_registered", actor=newcomer, target=newcomer, occurred_at=at(1))
+    record_event(kind="user_registered", actor=veteran, target=veteran, occurred_at=at(1))
+    paid(veteran, 1201, "150.00", at(2))
+    checkins.check_in(user=newcomer, at=at(3))
+    checkins.check_in(user=veteran, at=at(3))
+    checkins.check_in(user=newcomer, at=at(20))  # no longer new
+    rules_run()
+    assert balance(newcomer) == (20, 0, 0)
+    assert balance(veteran) == (20 + 30, 0, 0)
+
+
+def test_a_segment_audience_is_unavailable_until_the_rfm_part_provides_it():
+    rule = TaskRuleFactory(code="champions", audience="segment", audience_value="champions", is_active=False)
+    with pytest.raises(ValidationFailed) as refused:
+        rules.task_rule_switch(rule_id=rule.pk, active=True)
+    assert refused.value.code == "rule_audience_unavailable"
+    registry.segment_resolver_register(lambda user_id, segment, at: segment == "champions")
+    try:
+        assert rules.task_rule_switch(rule_id=rule.pk, active=True).is_active
+        user = UserFactory()
+        checkins.check_in(user=user, at=at(1))
+        rules_run()
+        assert balance(user) == (10, 0, 0)
+    finally:
+        registry.segment_resolver_register(None)
