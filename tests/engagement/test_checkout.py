@@ -6,8 +6,10 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from rest_framework.test import APIClient
 
+from accounts.models import Role
 from engagement.models import LedgerEntry, SpendHold
 from engagement.services import checkins
 from mall.models import Order
@@ -196,3 +198,14 @@ def test_a_submit_with_points_adds_a_pinned_number_of_statements(shop):
     # ledger_spent event
     assert len(with_points.captured_queries) - len(plain.captured_queries) == 5, [
         q["sql"][:80] for q in with_points.captured_queries]
+
+
+def test_the_operator_sees_an_orders_adjustments(shop, client):
+    give(shop["buyer"], points=10_000)
+    order, _created = orders.order_submit(buyer=shop["buyer"], lines=[{"listing_id": shop["listing"].pk,
+                                                                       "quantity": 2}],
+                                          address_id=shop["address"].pk, idempotency_key="admin-sees-01",
+                                          adjustments={"points": 2_000})
+    client.force_login(UserFactory(role=Role.OPERATOR, is_staff=True, is_superuser=True))
+    page = client.get(reverse("admin:mall_order_change", args=[order.pk])).content.decode()
+    assert "积分抵扣 2000 points: −¥20.00" in page
