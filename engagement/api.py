@@ -33,7 +33,7 @@ class AccountOutput(serializers.Serializer):
     balance = serializers.IntegerField(help_text="余额 balance")
     held = serializers.IntegerField(help_text="占用中: 待支付订单或处理中的兑换 on hold for unpaid orders and "
                                               "redemptions in progress")
-    available = serializers.IntegerField(help_text="可用 what can be spent now")
+    available = serializers.IntegerField(help_text="可用 what can be spent now (experience: 0, it is never spent)")
     debt = serializers.IntegerField(help_text="待抵扣: 退款冲回超出余额的部分, 由以后的收入抵扣 taken back by refunds "
                                               "beyond what was left, paid off by later earnings")
     expiring_soon = serializers.IntegerField(help_text="30 天内过期 expiring within 30 days")

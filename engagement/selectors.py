@@ -41,6 +41,8 @@ class AccountView:
 
     @property
     def available(self) -> int:
+        if self.currency == Currency.EXPERIENCE:
+            return 0  # experience is never spent: it sets the level
         return max(self.balance - self.held - self.due, 0)
 
 
