@@ -1,8 +1,12 @@
 """The rules engine on real events and a real PostgreSQL: awards once per period, streaks, first order, money rules,
 refunds with debt, expiry first in first out, levels, replays."""
+from datetime import timedelta
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
+from django.utils import timezone
 
 from accounts import services as accounts_services
 from core.errors import ValidationFailed
@@ -21,6 +25,7 @@ from engagement.models import (
 )
 from engagement.services import checkins, ledger, rules
 from engagement.services.replay import balances_fingerprint, engine_replay
+from engagement.tasks import ledger_expiry_tick_task
 from mall.models import UserCoupon
 from tests.engagement.conftest import at, balance, paid, refunded, rules_run
 from tests.engagement.factories import MemberLevelFactory, TaskRuleFactory
@@ -237,3 +242,18 @@ def test_a_segment_audience_is_unavailable_until_the_rfm_part_provides_it():
         assert balance(user) == (10, 0, 0)
     finally:
         registry.segment_resolver_register(None)
+
+
+def test_the_expiry_job_and_the_replay_command():
+    TaskRuleFactory(code="short", reward_amount=10, validity_days=1)
+    user = UserFactory()
+    checkins.check_in(user=user, at=timezone.now() - timedelta(days=3))
+    rules_run()
+    assert balance(user) == (10, 0, 0)  # due, not expired yet: nothing touched the account since
+    ledger_expiry_tick_task()
+    rules_run()
+    assert balance(user) == (0, 0, 0)
+    output = StringIO()
+    call_command("engagement_replay", stdout=output)
+    assert "same balances: yes" in output.getvalue()
+    assert balance(user) == (0, 0, 0)
