@@ -310,7 +310,7 @@ class OrderAdmin(ExactSearchMixin, ServiceActionsMixin, ReadOnlyAdminMixin, Oper
     def adjustment_lines(self, order: Order):
         """Member privileges, points: what each took off the goods and the shipping."""
         return format_html_join(
-            format_html("<br>"), "{}: −{} {}",
+            "", "<div>{}: −{} {}</div>",
             ((line["label"], yuan(line["goods_off"]),
               f"(运费 shipping −{yuan(line['shipping_off'])})" if line["shipping_off"] != "0.00" else "")
              for line in order.adjustments)) or "-"
