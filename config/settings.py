@@ -245,6 +245,8 @@ CELERY_BEAT_SCHEDULE = {
     "intent-train": {"task": "cards.intent_train_task", "options": {"queue": "ml"},
                      "schedule": timedelta(hours=env.int("CARDS_INTENT_TRAIN_HOURS", default=24))},
     "auth-sessions-purge": {"task": "accounts.auth_sessions_purge_task", "schedule": timedelta(hours=6)},
+    "engagement-expiry-tick": {"task": "engagement.ledger_expiry_tick_task",
+                               "schedule": timedelta(minutes=env.int("ENGAGEMENT_EXPIRY_TICK_MINUTES", default=10))},
 }
 
 # --- Behaviour events ---
@@ -289,6 +291,16 @@ CARDS_INTENT_TRAINING_DAYS = env.int("CARDS_INTENT_TRAINING_DAYS", default=400)
 COMMISSION_WITHDRAWAL_MINIMUM = env("COMMISSION_WITHDRAWAL_MINIMUM", cast=Decimal, default=Decimal("10.00"))
 COMMISSION_WITHDRAWAL_FEE_RATE = env("COMMISSION_WITHDRAWAL_FEE_RATE", cast=Decimal, default=Decimal("0.006"))
 COMMISSION_WITHDRAWAL_MIN_FEE = env("COMMISSION_WITHDRAWAL_MIN_FEE", cast=Decimal, default=Decimal("0.10"))
+
+# --- Participation (engagement/): points, card energy, experience ---
+# Points at checkout: this many points are worth one yuan; they pay at most this share of the payable.
+ENGAGEMENT_POINTS_PER_YUAN = env.int("ENGAGEMENT_POINTS_PER_YUAN", default=100)
+ENGAGEMENT_POINTS_MAX_SHARE = env("ENGAGEMENT_POINTS_MAX_SHARE", cast=Decimal, default=Decimal("0.5"))
+# Days an award stays spendable unless its rule says otherwise (0: never expires); experience never expires.
+ENGAGEMENT_POINTS_VALIDITY_DAYS = env.int("ENGAGEMENT_POINTS_VALIDITY_DAYS", default=365)
+ENGAGEMENT_ENERGY_VALIDITY_DAYS = env.int("ENGAGEMENT_ENERGY_VALIDITY_DAYS", default=0)
+# A new user whose first referral arrives within this many hours of registering was invited by its sharer.
+ENGAGEMENT_INVITE_WINDOW_HOURS = env.int("ENGAGEMENT_INVITE_WINDOW_HOURS", default=24)
 
 # --- Encrypted fields (core/crypto.py): AES-256-GCM keys as "id:base64(32 bytes)", newest first ---
 # No default outside debug: start-up refuses when a model has an encrypted field and no key is set.
@@ -409,6 +421,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {"CurrencyEnum": "engagement.models.Currency",
+                            "SpendableCurrencyEnum": "engagement.models.SPENDABLE_CURRENCIES"},
     "TAGS": [
         {"name": "auth", "description": "登录与个人资料 Login by SMS code or WeChat, expiring tokens and their "
                                         "refresh, phone authorisation, the shopper's profile"},
@@ -428,6 +442,9 @@ SPECTACULAR_SETTINGS = {
         {"name": "group-buys", "description": "拼团 Group-buy campaigns: open a team, join one, follow it"},
         {"name": "bargains", "description": "砍价 Bargain campaigns: start a session, friends help cut, buy"},
         {"name": "after-sales", "description": "售后 Refund and return requests of order lines"},
+        {"name": "engagement", "description": "用户运营 Points, card energy and experience: balances and ledger, "
+                                             "check-in, tasks and the onboarding checklist, member levels, the "
+                                             "rewards catalogue and energy exchange"},
         {"name": "logistics", "description": "物流回调 Carriers' signed tracking pushes (no user calls these)"},
         {"name": "supplier", "description": "供应商接口 Suppliers' systems: inventory sync, Bearer supplier token"},
     ],

@@ -23,6 +23,7 @@ api_v1 = [
     path("", include("supply.urls")),
     path("", include("mall.urls")),
     path("", include("cards.urls")),
+    path("", include("engagement.urls")),
 ]
 
 urlpatterns = [

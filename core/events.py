@@ -566,14 +566,19 @@ class _AdvisoryLock:
     """A session-level PostgreSQL advisory lock: one runner per consumer at a time, across every process, held
     without an open transaction and released by the server if the process dies."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, *, wait: bool = False):
         self.key = f"events.consumer:{name}"
+        self.wait = wait
         self.acquired = False
 
     def __enter__(self) -> bool:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [self.key])
-            self.acquired = bool(cursor.fetchone()[0])
+            if self.wait:
+                cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [self.key])
+                self.acquired = True
+            else:
+                cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [self.key])
+                self.acquired = bool(cursor.fetchone()[0])
         return self.acquired
 
     def __exit__(self, *exc_info: object) -> None:
@@ -636,6 +641,23 @@ def consumer_run(*, name: str, max_batches: int | None = None) -> int:
             if len(events) < consumer.batch_size:
                 break
     return handled
+
+
+def consumer_rewind(*, name: str, reset: Callable[[], None] | None = None) -> None:
+    """Put a batch consumer back before the first event, for a replay from scratch: `reset` clears what the
+    consumer built, in the same transaction as the cursor's return to the start. Waits for a batch that is running
+    (it holds the consumer's lock), so no batch interleaves with the reset; the next `consumer_run` reads the whole
+    table again in commit order."""
+    if name not in _consumers:
+        raise KeyError(f"no batch consumer named {name!r}")
+    if connection.in_atomic_block:
+        raise RuntimeError("consumer_rewind must not be called inside a transaction")
+    with _AdvisoryLock(name, wait=True), transaction.atomic():
+        if reset is not None:
+            reset()
+        EventCursor.objects.update_or_create(consumer=name, defaults={
+            "transaction_id": 0, "event_id": 0, "processed": 0, "last_event_at": None, "last_error": "",
+            "last_run_at": timezone.now()})
 
 
 def consumer_lag(*, name: str) -> dict[str, Any]:

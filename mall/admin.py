@@ -13,7 +13,7 @@ in the merchant console (a mistake is a form error in the merchant's words), wit
 from django import forms
 from django.contrib import admin
 from django.db.models import Case, Count, IntegerField, Value, When
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from unfold.forms import ActionForm
 from unfold.widgets import UnfoldAdminTextInputWidget
 
@@ -299,12 +299,21 @@ class OrderAdmin(ExactSearchMixin, ServiceActionsMixin, ReadOnlyAdminMixin, Oper
     show_full_result_count = False
     fields = ("number", "store", "buyer", "kind", "status", "payment_status", "shipping_status", "after_sale_status",
               "subtotal", "discount_total", "shipping_fee", "total", "refunded_total",
-              "coupon", "region", "ship_to", "note", "created_at", "pay_deadline", "paid_at", "shipped_at",
-              "delivered_at", "completed_at", "cancelled_at")
+              "coupon", "adjustment_lines", "region", "ship_to", "note", "created_at", "pay_deadline", "paid_at",
+              "shipped_at", "delivered_at", "completed_at", "cancelled_at")
     readonly_fields = fields
     inlines = [OrderLineInline, OrderShipmentInline, OrderEventInline, OrderPaymentInline, OrderRefundInline,
                OrderAfterSaleInline]
     actions = ("cancel_unpaid", "query_payment")
+
+    @admin.display(description="其他优惠 adjustments")
+    def adjustment_lines(self, order: Order):
+        """Member privileges, points: what each took off the goods and the shipping."""
+        return format_html_join(
+            "", "<div>{}: −{} {}</div>",
+            ((line["label"], yuan(line["goods_off"]),
+              f"(运费 shipping −{yuan(line['shipping_off'])})" if line["shipping_off"] != "0.00" else "")
+             for line in order.adjustments)) or "-"
 
     @admin.display(description="收货地址 ship to")
     def ship_to(self, order: Order):

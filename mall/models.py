@@ -257,6 +257,9 @@ class Order(TimeStampedModel):
     refunded_total = models.DecimalField("已退款 refunded", default=0, **MONEY)
     coupon = models.ForeignKey(UserCoupon, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                verbose_name="优惠券 coupon")
+    # Snapshot of the checkout adjustments other apps applied (member privileges, points), each {source, label,
+    # goods_off, shipping_off, data}: their amounts are in discount_total and the lines' discount_share already.
+    adjustments = models.JSONField("其他优惠明细 adjustments (member privileges, points)", default=list, blank=True)
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+", verbose_name="区域 region")
     address = models.JSONField("收货地址快照 address snapshot")
     note = models.CharField("备注 note", max_length=200, blank=True, default="")

@@ -1,4 +1,5 @@
 """Output shapes shared by the shopper API."""
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.fields import IdField, MoneyField
@@ -8,6 +9,31 @@ from supply.images import product_image_urls
 class LineInput(serializers.Serializer):
     listing_id = IdField()
     quantity = serializers.IntegerField(min_value=1, max_value=999)
+
+
+@extend_schema_field({
+    "type": "object", "additionalProperties": True,
+    "description": "其他应用登记的结算优惠选项, 如 {\"points\": 500} 用 500 积分抵扣 options of the checkout "
+                   "adjustments other apps register, keyed by their name: `points` (integer) uses that many points; "
+                   "an unknown name is refused with `adjustment_unknown`",
+    "example": {"points": 500}})
+class AdjustmentOptionsField(serializers.JSONField):
+    """The client's options of the registered checkout adjustments (mall.services.adjustments): an object, checked
+    key by key by the adjustment it names."""
+
+    def to_internal_value(self, data):
+        data = super().to_internal_value(data)
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("应为对象 expected an object such as {\"points\": 500}")
+        return data
+
+
+class AdjustmentOutput(serializers.Serializer):
+    source = serializers.CharField(help_text="来源 what applied it: member_level, points...")
+    label = serializers.CharField(help_text="说明 what the shopper reads")
+    goods_off = MoneyField(help_text="商品减免 off the goods (in discount_total and the lines' discount_share)")
+    shipping_off = MoneyField(help_text="运费减免 shipping waived")
+    data = serializers.JSONField(help_text="明细 details, such as the points used")
 
 
 class ProductImageOutput(serializers.Serializer):
@@ -108,7 +134,10 @@ def order_representation(order) -> dict:
         "shipping_status": order.shipping_status, "after_sale_status": order.after_sale_status,
         "currency": order.currency, "subtotal": _money(order.subtotal), "discount_total": _money(order.discount_total),
         "shipping_fee": _money(order.shipping_fee), "total": _money(order.total),
-        "refunded_total": _money(order.refunded_total), "coupon_id": order.coupon_id, "region_code": order.region_id,
+        "refunded_total": _money(order.refunded_total), "coupon_id": order.coupon_id,
+        "adjustments": [{"source": line["source"], "label": line["label"], "goods_off": line["goods_off"],
+                         "shipping_off": line["shipping_off"], "data": line["data"]} for line in order.adjustments],
+        "region_code": order.region_id,
         "address": order.address, "note": order.note, "pay_deadline": _time(order.pay_deadline),
         "created_at": _time(order.created_at), "paid_at": _time(order.paid_at),
         "lines": [{
@@ -146,6 +175,7 @@ class OrderOutput(serializers.Serializer):
     total = MoneyField()
     refunded_total = MoneyField()
     coupon_id = serializers.IntegerField(allow_null=True)
+    adjustments = AdjustmentOutput(many=True, help_text="会员权益、积分抵扣等 member privileges, points used...")
     region_code = serializers.CharField(source="region_id")
     address = serializers.JSONField()
     note = serializers.CharField()
@@ -187,5 +217,6 @@ class QuoteOutput(serializers.Serializer):
     discount_total = MoneyField()
     shipping_fee = MoneyField()
     total = MoneyField()
+    adjustments = AdjustmentOutput(many=True, help_text="会员权益、积分抵扣等 member privileges, points used...")
     lines = QuoteLineOutput(many=True)
     shipments = QuoteShipmentOutput(many=True)

@@ -18,6 +18,7 @@ from core.fields import IdempotencyKeyField, IdField, MoneyField
 from core.openapi import errors
 from mall import selectors
 from mall.api.serializers import (
+    AdjustmentOptionsField,
     LineInput,
     ListingDetailOutput,
     ListingOutput,
@@ -325,6 +326,7 @@ class CheckoutInput(serializers.Serializer):
     lines = LineInput(many=True, allow_empty=False, max_length=quotes.MAX_LINES)
     address_id = IdField()
     coupon_id = IdField(required=False, allow_null=True)
+    adjustments = AdjustmentOptionsField(required=False)
 
 
 class CheckoutPreviewApi(APIView):

@@ -20,6 +20,7 @@ from core.errors import BusinessRuleViolation, Conflict, NotFound
 from core.events import record_event
 from mall import selectors
 from mall.models import CartItem, Order, OrderEvent, OrderLine, Shipment, UserCoupon
+from mall.services import adjustments as checkout_adjustments
 from mall.services import locks, promotions, quotes
 from supply import services as supply_services
 
@@ -96,10 +97,11 @@ def _new_order_number() -> str:
 
 def order_submit(*, buyer, lines: list[dict], address_id: int, idempotency_key: str, coupon_id: int | None = None,
                  note: str = "", kind: str = Order.Kind.NORMAL,
-                 unit_price_override: dict[int, Decimal] | None = None, clear_cart: bool = False
-                 ) -> tuple[Order, bool]:
-    """Place an order: price it, lock the coupon, reserve the stock, split it into one shipment per supplier.
-    With `clear_cart` the ordered listings leave the buyer's cart in the same transaction.
+                 unit_price_override: dict[int, Decimal] | None = None, clear_cart: bool = False,
+                 adjustments: dict | None = None) -> tuple[Order, bool]:
+    """Place an order: price it, lock the coupon, reserve the stock, split it into one shipment per supplier, let
+    the checkout adjustments it carries hold what they take (points). With `clear_cart` the ordered listings leave
+    the buyer's cart in the same transaction.
 
     Returns (order, created). A retried submit with the same idempotency key returns the first order.
     """
@@ -110,7 +112,8 @@ def order_submit(*, buyer, lines: list[dict], address_id: int, idempotency_key: 
     try:
         with transaction.atomic():
             order = _order_create(buyer=buyer, lines=lines, address_id=address_id, idempotency_key=idempotency_key,
-                                  coupon_id=coupon_id, note=note, kind=kind, unit_price_override=unit_price_override)
+                                  coupon_id=coupon_id, note=note, kind=kind, unit_price_override=unit_price_override,
+                                  adjustments=adjustments)
             if clear_cart:
                 CartItem.objects.filter(user=buyer, listing_id__in=[line["listing_id"] for line in lines]).delete()
     except IntegrityError:
@@ -122,9 +125,10 @@ def order_submit(*, buyer, lines: list[dict], address_id: int, idempotency_key: 
     return order, True
 
 
-def _order_create(*, buyer, lines, address_id, idempotency_key, coupon_id, note, kind, unit_price_override) -> Order:
+def _order_create(*, buyer, lines, address_id, idempotency_key, coupon_id, note, kind, unit_price_override,
+                  adjustments) -> Order:
     quote = quotes.quote_build(buyer=buyer, lines=lines, address_id=address_id, coupon_id=coupon_id,
-                               unit_price_override=unit_price_override)
+                               unit_price_override=unit_price_override, adjustments=adjustments)
     now = timezone.now()
     address = quote.address
     order = Order.objects.create(
@@ -134,7 +138,7 @@ def _order_create(*, buyer, lines, address_id, idempotency_key, coupon_id, note,
         address={"recipient": address.recipient, "phone": address.phone, "region_code": address.region_id,
                  "province": address.region.name, "city": address.city, "district": address.district,
                  "detail": address.detail},
-        pay_deadline=now + settings.ORDER_PAY_TIMEOUT,
+        pay_deadline=now + settings.ORDER_PAY_TIMEOUT, adjustments=quote.adjustments,
     )
     if quote.coupon is not None:
         locked = UserCoupon.objects.filter(pk=quote.coupon.pk, status=UserCoupon.Status.AVAILABLE).update(
@@ -160,6 +164,8 @@ def _order_create(*, buyer, lines, address_id, idempotency_key, coupon_id, note,
     # One statement for every line; it locks the stock rows in SKU order, so two orders cannot deadlock.
     supply_services.stock_reserve_many(items=[(line.sku_id, line.quantity) for line in order_lines],
                                        reference=order.number)
+    if order.adjustments:
+        checkout_adjustments.adjustments_placed(order=order)
     OrderEvent.objects.create(order=order, axis="status", from_state="", to_state=order.status, actor=buyer,
                               reason="submitted")
     record_event(kind="order_created", actor=buyer, target=order,
@@ -186,8 +192,11 @@ def order_lock(*, order_id: int, buyer=None) -> Order:
 
 
 def order_release_holds(*, order: Order) -> None:
-    """Give back what an unpaid order held: reserved stock, the locked coupon, its promotion's seat or bargain."""
+    """Give back what an unpaid order held: reserved stock, the locked coupon, its promotion's seat or bargain, what
+    its checkout adjustments held (points)."""
     promotions.order_released(order)
+    if order.adjustments:
+        checkout_adjustments.adjustments_released(order=order)
     supply_services.stock_release_many(items=order.lines.values_list("sku_id", "quantity"), reference=order.number)
     if order.coupon_id:
         UserCoupon.objects.filter(pk=order.coupon_id, status=UserCoupon.Status.LOCKED, order=order).update(

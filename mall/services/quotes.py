@@ -7,10 +7,12 @@ Order of operations (all Decimal, cents, half-up):
 3. shipping = per supplier (one shipment each): its template's rate for the province on the shipment's weight,
    free when the supplier's part of the subtotal reaches the rate's threshold;
 4. coupon discount on the lines in the coupon's scope, prorated over those lines to the cent;
-5. total = subtotal - discount + shipping.
+5. checkout adjustments registered by other apps (member level privileges, points: `adjustments`), in their order,
+   each prorated over the lines like the coupon; none for a promotion's order (group-buy, bargain);
+6. total = subtotal - discount + shipping.
 """
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -21,6 +23,7 @@ from core.errors import BusinessRuleViolation, NotFound, ValidationFailed
 from core.money import ZERO, allocate, to_money
 from mall.coupon_rules import coupon_applies_to, coupon_discount
 from mall.models import Address, Listing, Store, UserCoupon
+from mall.services.adjustments import adjustments_apply
 from supply.models import PricingRule, Product, Region, ShippingRate, Supplier
 from supply.rules import pricing_rule_for, regional_unit_price, shipping_fee, shipping_rate_for
 
@@ -62,6 +65,7 @@ class Quote:
     discount_total: Decimal
     shipping_fee: Decimal
     total: Decimal
+    adjustments: list[dict] = field(default_factory=list)  # snapshot lines, as `Order.adjustments` keeps them
 
 
 def _parse_lines(lines: list[dict]) -> dict[int, int]:
@@ -117,8 +121,9 @@ def coupon_check(*, coupon: UserCoupon, buyer, store: Store, at: datetime) -> No
 
 def quote_build(*, buyer, lines: list[dict], address_id: int | None = None, region_code: str | None = None,
                 coupon_id: int | None = None, unit_price_override: dict[int, Decimal] | None = None,
-                at: datetime | None = None) -> Quote:
-    """Price an order. `unit_price_override` carries group-buy / bargain prices per listing."""
+                adjustments: dict | None = None, at: datetime | None = None) -> Quote:
+    """Price an order. `unit_price_override` carries group-buy / bargain prices per listing; `adjustments` the
+    client's options of the registered checkout adjustments (`{"points": 500}`)."""
     at = at or timezone.now()
     quantities = _parse_lines(lines)
     listings = _load_listings(list(quantities))
@@ -182,9 +187,14 @@ def quote_build(*, buyer, lines: list[dict], address_id: int | None = None, regi
         for line, share in zip(eligible, allocate(discount, [line.line_subtotal for line in eligible]), strict=True):
             line.discount_share = share
 
-    return Quote(store=store, region=region, address=address, lines=quote_lines, shipments=shipments,
-                 coupon=coupon, subtotal=subtotal, discount_total=discount, shipping_fee=shipping_total,
-                 total=subtotal - discount + shipping_total)
+    quote = Quote(store=store, region=region, address=address, lines=quote_lines, shipments=shipments,
+                  coupon=coupon, subtotal=subtotal, discount_total=discount, shipping_fee=shipping_total,
+                  total=subtotal - discount + shipping_total)
+    if unit_price_override is None:
+        adjustments_apply(buyer=buyer, quote=quote, options=adjustments)
+    elif adjustments:
+        raise ValidationFailed(_("a promotion's price takes no other discount"), code="adjustment_not_allowed")
+    return quote
 
 
 def _shipments(lines: list[QuoteLine], region: Region) -> list[QuoteShipment]:

@@ -22,6 +22,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 
 from accounts.models import AuthSession
 from config.wsgi import application
+from engagement.models import Reward
 from mall.services import bargains, coupons, group_buys, orders
 from supply import images
 from supply.models import Stock
@@ -90,6 +91,7 @@ def world(db, wechat) -> dict:
     Stock.objects.filter(sku__in=[listing.sku for listing in listings]).update(available=1000)
     picture = images.product_image_upload(supplier=supplier, product_id=listings[0].sku.product_id,
                                           data=pictures.jpeg()).image
+    reward = Reward.objects.create(name="积分奖品", kind=Reward.Kind.ITEM, currency="points", cost=100, stock=5)
     return {
         "shopper": shopper, "supplier": supplier, "login": login,
         "ids": {
@@ -97,6 +99,7 @@ def world(db, wechat) -> dict:
             "order_id": unpaid.pk, "team_id": team.pk, "session_id": session.pk,
             "campaign_id": {"group-buys": campaign.pk, "bargains": bargain_campaign.pk},
             "template_id": template.pk, "product_id": listings[0].sku.product_id, "image_id": picture.pk,
+            "reward_id": reward.pk,
         },
     }
 

@@ -18,6 +18,7 @@ from cards.models import Lead
 from cards.services import sharing
 from core.models import BehaviourEvent
 from core.parsers import MAX_DEPTH
+from engagement.models import Reward
 from mall.models import Address, CartItem, Order, StoreStaff
 from mall.services import after_sales, bargains, group_buys, orders
 from supply import images
@@ -106,6 +107,7 @@ def world(shopper, wechat):
                                first_seen_at=timezone.now(), last_seen_at=timezone.now())
     picture = images.product_image_upload(supplier=supplier, product_id=listing.sku.product_id,
                                           data=pictures.jpeg()).image
+    reward = Reward.objects.create(name="积分奖品", kind=Reward.Kind.ITEM, currency="points", cost=100, stock=5)
     bargain = bargains.bargain_campaign_create(listing=listing, floor_price=Decimal("30.00"), helpers_needed=5,
                                                starts_at=timezone.now() - timedelta(hours=1),
                                                ends_at=timezone.now() + timedelta(days=3))
@@ -127,6 +129,7 @@ def world(shopper, wechat):
             "lead_id": lead.pk,
             "product_id": listing.sku.product_id,
             "image_id": picture.pk,
+            "reward_id": reward.pk,
         },
     }
 
@@ -163,7 +166,7 @@ def bogus_url(path: str) -> str:
 def state() -> tuple:
     """Every row count of our apps, and the rows a hostile request could have written to."""
     counts = {model._meta.label: model.objects.count()
-              for label in ("accounts", "supply", "mall", "cards")
+              for label in ("accounts", "supply", "mall", "cards", "engagement")
               for model in apps.get_app_config(label).get_models()}
     counts["behaviour events"] = BehaviourEvent.objects.count()
     rows = [list(model.objects.order_by("pk").values())

@@ -14,8 +14,10 @@ from tests.factories import AuthSessionFactory, ListingFactory, ProductFactory, 
 
 pytestmark = pytest.mark.django_db
 
-SUBMIT_STATEMENTS = 14  # token, idempotency key, listings, address, pricing, shipping, order, shipments, lines,
-                        # stock, order event, behaviour event + the savepoint pair
+SUBMIT_STATEMENTS = 15  # token, idempotency key, listings, address, pricing, shipping, the buyer's member level
+                        # (a checkout adjustment: every order of a member gets its privileges, so it is read once;
+                        # a primary-key lookup), order, shipments, lines, stock, order event, behaviour event + the
+                        # savepoint pair. An order without points adds nothing else.
 PAY_STATEMENTS = 15  # token, order, payment by transaction id, order's promotion, lock, payment, order, order
                      # events, lines, stock, behaviour event, its outbox rows (the commission handler of cards),
                      # shipments + the savepoint pair
@@ -41,6 +43,10 @@ def test_a_two_line_submit_and_its_payment_run_a_pinned_number_of_statements(buy
     assert paid.status_code == 200 and paid.json()["payment_status"] == "paid"
     assert len(submit.captured_queries) <= SUBMIT_STATEMENTS, [q["sql"][:100] for q in submit.captured_queries]
     assert len(pay.captured_queries) <= PAY_STATEMENTS, [q["sql"][:100] for q in pay.captured_queries]
+    # the member level is the only thing the checkout adjustments read for an order that uses no points
+    assert [q["sql"][:40] for q in submit.captured_queries if "engagement_" in q["sql"]] == [
+        'SELECT "engagement_membership"."user_id"']
+    assert not any("engagement_" in q["sql"] for q in pay.captured_queries)
     # one statement moves the stock of every line, whatever the number of lines
     assert sum("supply_stock" in q["sql"] for q in submit.captured_queries) == 1
     assert sum("supply_stock" in q["sql"] for q in pay.captured_queries) == 1
